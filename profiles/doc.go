@@ -1,0 +1,2 @@
+// Package profiles parses, merges and validates nixbox profiles.
+package profiles
