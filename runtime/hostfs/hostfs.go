@@ -1,0 +1,125 @@
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	// ErrSymlink is returned when a directory nixbox would use is a
+	// symlink (CVE-2024-42472: an app replaced its persistent directory
+	// with a symlink so that the next run mounted host files).
+	ErrSymlink = errors.New("refusing to follow symlink")
+	// ErrSourceMissing is returned when a bind source does not exist.
+	ErrSourceMissing = errors.New("can't find source path")
+	// ErrSourceType is returned when a bind source is not a directory,
+	// regular file, symlink or socket (a FIFO or device could block or
+	// grant a device).
+	ErrSourceType = errors.New("unsupported source type")
+)
+
+// EnsureAppHome returns the persistent home of a profile,
+// DATAHOME/nixbox/PROFILE/home, creating missing directories with mode
+// 0700. Every component from DATAHOME down must be a real directory, not a
+// symlink, and the ones nixbox owns must belong to uid.
+func EnsureAppHome(dataHome, profile string, uid int) (string, error) {
+	if !filepath.IsAbs(dataHome) || filepath.Clean(dataHome) != dataHome {
+		return "", fmt.Errorf("data directory %q is not a clean absolute path", dataHome)
+	}
+	if profile == "" || strings.ContainsAny(profile, "/\x00") || profile == "." || profile == ".." {
+		return "", fmt.Errorf("bad profile name %q for a home directory", profile)
+	}
+	if err := mkdirAllNoSymlink(dataHome, 0o700); err != nil {
+		return "", err
+	}
+	dir := dataHome
+	for _, c := range []string{"nixbox", profile, "home"} {
+		dir = filepath.Join(dir, c)
+		if err := mkdirOwned(dir, uid); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// mkdirAllNoSymlink creates dir and its parents; an existing component
+// that is a symlink is refused.
+func mkdirAllNoSymlink(dir string, mode os.FileMode) error {
+	cur := "/"
+	for _, c := range strings.Split(strings.TrimPrefix(dir, "/"), "/") {
+		if c == "" {
+			continue
+		}
+		cur = filepath.Join(cur, c)
+		var st unix.Stat_t
+		err := unix.Lstat(cur, &st)
+		if errors.Is(err, unix.ENOENT) {
+			if err := os.Mkdir(cur, mode); err != nil && !errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("creating %s: %w", cur, err)
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", cur, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			// Symlinks above the user's data dir are the admin's choice
+			// (e.g. /home -> /usr/home); resolve them.
+			continue
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return fmt.Errorf("%s is not a directory", cur)
+		}
+	}
+	return nil
+}
+
+func mkdirOwned(dir string, uid int) error {
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("checking %s: %w", dir, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return fmt.Errorf("%w %s: nixbox's per-app directories must be real directories; remove the link", ErrSymlink, dir)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("%s is not a directory; remove it", dir)
+	case int(st.Uid) != uid:
+		return fmt.Errorf("%s is owned by uid %d, not %d", dir, st.Uid, uid)
+	}
+	return nil
+}
+
+// CheckSource checks a bind source. A missing source is created as a
+// directory (mode 0700) when create is true, else it is ErrSourceMissing.
+// It reports whether the source exists afterwards.
+func CheckSource(path string, create bool) error {
+	var st unix.Stat_t
+	err := unix.Stat(path, &st)
+	if errors.Is(err, unix.ENOENT) {
+		if !create {
+			return fmt.Errorf("%w %q", ErrSourceMissing, path)
+		}
+		if err := mkdirAllNoSymlink(path, 0o700); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %q: %w", path, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR, unix.S_IFREG, unix.S_IFSOCK:
+		return nil
+	}
+	return fmt.Errorf("%w: %q is a device or FIFO", ErrSourceType, path)
+}

@@ -1,0 +1,184 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// StateRoot returns nixbox's state directory for uid: $XDG_RUNTIME_DIR/nixbox
+// when XDG_RUNTIME_DIR is set and absolute, else $TMPDIR/nixbox-UID (or
+// /tmp/nixbox-UID). It creates it with mode 0700 and refuses one that is a
+// symlink, not owned by uid, or accessible by others: a predictable name in
+// /tmp could be planted by another user.
+func StateRoot(runtimeDir, tmpDir string, uid int) (string, error) {
+	var dir string
+	if runtimeDir != "" && filepath.IsAbs(runtimeDir) {
+		parent := filepath.Clean(runtimeDir)
+		dir = filepath.Join(parent, "nixbox")
+	} else {
+		if tmpDir == "" || !filepath.IsAbs(tmpDir) {
+			tmpDir = "/tmp"
+		}
+		dir = filepath.Join(filepath.Clean(tmpDir), "nixbox-"+strconv.Itoa(uid))
+	}
+	if err := ensurePrivateDir(dir, uid); err != nil {
+		return "", err
+	}
+	for _, sub := range []string{"run", "instances"} {
+		if err := ensurePrivateDir(filepath.Join(dir, sub), uid); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func ensurePrivateDir(dir string, uid int) error {
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%w: creating %s: %w", ErrState, dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrState, dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("%w: %s is not a directory (a symlink?); remove it", ErrState, dir)
+	}
+	if int(st.Uid) != uid {
+		return fmt.Errorf("%w: %s is owned by uid %d, not %d; remove it", ErrState, dir, st.Uid, uid)
+	}
+	if st.Mode&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%w: %s is accessible by others: %w", ErrState, dir, err)
+		}
+	}
+	return nil
+}
+
+// Instance is the on-disk state of one run: a directory holding a lock
+// file (held while the run is alive) and the root directory skeleton.
+type Instance struct {
+	ID    string
+	root  string // the state root
+	dir   string
+	lock  *os.File
+	devID uint64
+}
+
+// NewInstance creates the instance directory for id and takes its lock.
+func NewInstance(stateRoot, id string) (*Instance, error) {
+	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+		return nil, fmt.Errorf("%w: bad instance id %q", ErrState, id)
+	}
+	dir := filepath.Join(stateRoot, "instances", id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrState, err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrState, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: locking instance: %w", ErrState, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return &Instance{ID: id, root: stateRoot, dir: dir, lock: lock, devID: st.Dev}, nil
+}
+
+// RootfsDir is where the caller writes the root directory skeleton.
+func (in *Instance) RootfsDir() string { return filepath.Join(in.dir, "rootfs") }
+
+// Close removes the instance's state and releases the lock.
+func (in *Instance) Close() error {
+	err := removeSameDevice(in.dir, in.devID)
+	in.lock.Close()
+	return err
+}
+
+// GC removes the state of runs that are no longer alive (a crashed or
+// killed launcher): their lock is free. Live runs hold their lock and are
+// left alone.
+func GC(stateRoot string) {
+	ents, err := os.ReadDir(filepath.Join(stateRoot, "instances"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		dir := filepath.Join(stateRoot, "instances", e.Name())
+		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
+		if err == nil {
+			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+				lock.Close()
+				continue // alive
+			}
+		}
+		destroyContainer(filepath.Join(stateRoot, "run"), e.Name())
+		var st unix.Stat_t
+		if unix.Lstat(dir, &st) == nil {
+			_ = removeSameDevice(dir, st.Dev)
+		}
+		if lock != nil {
+			lock.Close()
+		}
+	}
+	// libcontainer dirs without an instance (a failed start).
+	ents, _ = os.ReadDir(filepath.Join(stateRoot, "run"))
+	for _, e := range ents {
+		if _, err := os.Lstat(filepath.Join(stateRoot, "instances", e.Name())); errors.Is(err, os.ErrNotExist) {
+			destroyContainer(filepath.Join(stateRoot, "run"), e.Name())
+		}
+	}
+}
+
+func destroyContainer(runRoot, id string) {
+	if c, err := libcontainer.Load(runRoot, id); err == nil {
+		_ = c.Signal(unix.SIGKILL)
+		_ = c.Destroy()
+	}
+	var st unix.Stat_t
+	p := filepath.Join(runRoot, id)
+	if unix.Lstat(p, &st) == nil {
+		_ = removeSameDevice(p, st.Dev)
+	}
+}
+
+// removeSameDevice removes dir recursively but never descends into another
+// file system: if anything were still mounted inside (it should not be), we
+// would rather leave a directory behind than delete through a mount into
+// user data.
+func removeSameDevice(dir string, dev uint64) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	if st.Dev != dev {
+		return fmt.Errorf("%w: not removing %s: another file system is mounted there", ErrState, dir)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := removeSameDevice(filepath.Join(dir, e.Name()), dev); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Remove(dir)
+}

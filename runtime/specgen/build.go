@@ -1,0 +1,320 @@
+package specgen
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nixbox/nixbox/profiles"
+	"github.com/nixbox/nixbox/runtime/closure"
+	"github.com/nixbox/nixbox/runtime/hostenv"
+	"github.com/nixbox/nixbox/runtime/rootfs"
+	"github.com/nixbox/nixbox/seccomp"
+)
+
+// InitPath is where nixbox-init appears inside every sandbox.
+const InitPath = "/.nixbox/init"
+
+// Bind is a host path made visible in the sandbox, after expansion and the
+// host-side checks done by the caller.
+type Bind struct {
+	Source string
+	Dest   string
+	RW     bool
+	// Key is the profile key it came from, for warnings.
+	Key string
+}
+
+// Input is everything Build needs. It holds no host handles: the same Input
+// always gives the same spec.
+type Input struct {
+	Profile *profiles.Profile
+	Env     hostenv.Env
+	Closure closure.Closure
+	// Argv is the program (an absolute path inside the closure) and its
+	// arguments.
+	Argv []string
+	// PathDirs become $PATH, in order.
+	PathDirs []string
+	// Rootfs is root.path of the spec: "rootfs" for a bundle, an absolute
+	// per-instance directory for a run.
+	Rootfs string
+	// HomeSource is the host directory bound at $HOME for a persistent
+	// home; empty for an ephemeral one.
+	HomeSource string
+	// Binds are the profile's binds, expanded and checked (ExpandBinds).
+	Binds []Bind
+	// HostFiles lists host files that exist among those bound for network
+	// host mode (/etc/resolv.conf, CA certificates).
+	HostFiles []string
+}
+
+// Warning is a loosening of the default isolation that a user should see.
+type Warning struct {
+	Key string
+	Msg string
+}
+
+func (w Warning) String() string { return w.Key + ": " + w.Msg }
+
+// Plan is the result of Build: the spec, the root directory skeleton that
+// must exist before the spec runs, and the warnings.
+type Plan struct {
+	Spec     *specs.Spec
+	Rootfs   []rootfs.Entry
+	Warnings []Warning
+}
+
+// ErrBuild is returned when a profile cannot be turned into a spec.
+var ErrBuild = errors.New("cannot build the sandbox spec")
+
+// Default returns the base spec every sandbox starts from: a read-only
+// root, new user/mount/pid/ipc/uts/net/cgroup namespaces, no capabilities,
+// no_new_privs, masked and read-only /proc paths, a minimal /dev and a
+// private /tmp.
+func Default(root string) *specs.Spec {
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: "nixbox",
+		Process: &specs.Process{
+			// No capabilities in any set (CVE-2022-29162: never leave
+			// inheritable caps behind).
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: []string{}, Effective: []string{}, Inheritable: []string{},
+				Permitted: []string{}, Ambient: []string{},
+			},
+			NoNewPrivileges: true,
+			Cwd:             "/",
+		},
+		Root: &specs.Root{Path: root, Readonly: true},
+		Linux: &specs.Linux{
+			// Propagation private: nothing mounted inside leaks out, and
+			// nothing mounted on the host later appears inside (runc #4417).
+			RootfsPropagation: "rprivate",
+			MaskedPaths: []string{
+				"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+				"/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+				"/proc/timer_stats",
+			},
+			ReadonlyPaths: []string{
+				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+			},
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+			},
+		},
+	}
+	_ = Compose(s, WithNamespaces(
+		specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.NetworkNamespace, specs.CgroupNamespace))
+	s.Mounts = defaultMounts()
+	return s
+}
+
+// defaultMounts are /proc, a minimal /dev and a private /tmp. There is no
+// /sys at all: it exposes host devices, and a writable cgroupfs is
+// CVE-2023-25809.
+func defaultMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "noexec", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
+			Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm",
+			Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "mode=1777", "size=1g"}},
+	}
+}
+
+// Build turns the input into a plan.
+func Build(in Input) (*Plan, error) {
+	p := in.Profile
+	if p == nil {
+		return nil, fmt.Errorf("%w: no profile", ErrBuild)
+	}
+	env := in.Env
+	if len(in.Argv) == 0 || !path.IsAbs(in.Argv[0]) {
+		return nil, fmt.Errorf("%w: the program must be an absolute path", ErrBuild)
+	}
+	if env.InitPath == "" {
+		return nil, fmt.Errorf("%w: nixbox-init not found (install it next to nixbox or set NIXBOX_INIT)", ErrBuild)
+	}
+	if env.Home == "" || !path.IsAbs(env.Home) {
+		return nil, fmt.Errorf("%w: home directory %q is not absolute", ErrBuild, env.Home)
+	}
+	if in.Rootfs == "" {
+		in.Rootfs = "rootfs"
+	}
+	plan := &Plan{}
+	s := Default(in.Rootfs)
+
+	network := p.Network.Mode == profiles.NetworkHost
+	sc, err := seccomp.Build(seccomp.Options{Policy: p.Seccomp.Policy, Network: network})
+	if err != nil {
+		return nil, fmt.Errorf("%w: seccomp: %w", ErrBuild, err)
+	}
+
+	opts := []Opt{
+		WithArgs(append([]string{InitPath, "--"}, in.Argv...)...),
+		WithIDMap(env.UID, env.GID),
+		WithTerminal(env.Terminal),
+		WithCwd(env.Home),
+		WithSeccomp(sc),
+		WithMounts(specs.Mount{Destination: InitPath, Type: "bind", Source: env.InitPath,
+			Options: []string{"bind", "ro", "nosuid", "nodev"}}),
+	}
+
+	// The store: one read-only bind per closure member. A member that is a
+	// symlink is recreated as a symlink and never bound: a bind mount
+	// follows its source, and a symlink output can point anywhere.
+	var storePaths []string
+	for _, sp := range in.Closure.Paths {
+		if t, ok := in.Closure.Symlinks[sp]; ok {
+			plan.Rootfs = append(plan.Rootfs, rootfs.Entry{Path: strings.TrimPrefix(sp, "/"), Kind: rootfs.Symlink, Target: t})
+			continue
+		}
+		storePaths = append(storePaths, sp)
+	}
+	opts = append(opts, WithStoreMounts(storePaths))
+
+	// $HOME: an empty tmpfs, or the per-profile persistent directory.
+	// The real home is never visible.
+	if in.HomeSource != "" {
+		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "bind", Source: in.HomeSource,
+			Options: []string{"rbind", "rw", "nosuid", "nodev"}}))
+	} else {
+		size := p.Home.Size
+		if size == "" {
+			size = "256M"
+		}
+		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "mode=700", "size=" + strings.ToLower(size),
+				"uid=" + strconv.Itoa(env.UID), "gid=" + strconv.Itoa(env.GID)}}))
+	}
+
+	// Profile binds and tmpfs, parents before children.
+	var extra []specs.Mount
+	for _, b := range in.Binds {
+		mode := "ro"
+		if b.RW {
+			mode = "rw"
+			plan.Warnings = append(plan.Warnings, Warning{Key: b.Key,
+				Msg: fmt.Sprintf("the app can change host files in %s", b.Source)})
+		}
+		extra = append(extra, specs.Mount{Destination: b.Dest, Type: "bind", Source: b.Source,
+			Options: []string{"rbind", mode, "nosuid", "nodev"}})
+	}
+	for i, t := range p.Filesystem.Tmpfs {
+		dest, err := profiles.ExpandPath(t.Dest, env.Vars, env.Home)
+		if err != nil {
+			return nil, keyErr(p, fmt.Sprintf("filesystem.tmpfs[%d].dest", i), err)
+		}
+		size := t.Size
+		if size == "" {
+			size = "64M"
+		}
+		extra = append(extra, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "mode=755", "size=" + strings.ToLower(size)}})
+	}
+	if network {
+		plan.Warnings = append(plan.Warnings, Warning{Key: "network.mode",
+			Msg: "host network: the app can reach the network, local services and abstract unix sockets (X11, D-Bus)"})
+		opts = append(opts, WithoutNamespace(specs.NetworkNamespace))
+		for _, f := range in.HostFiles {
+			extra = append(extra, specs.Mount{Destination: f, Type: "bind", Source: f,
+				Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+		}
+	}
+	sort.SliceStable(extra, func(i, j int) bool { return depth(extra[i].Destination) < depth(extra[j].Destination) })
+	opts = append(opts, WithMounts(extra...))
+
+	envMap, warns, err := buildEnv(in)
+	if err != nil {
+		return nil, err
+	}
+	plan.Warnings = append(plan.Warnings, warns...)
+	opts = append(opts, WithEnv(envMap))
+
+	if err := Compose(s, opts...); err != nil {
+		return nil, err
+	}
+	plan.Spec = s
+	plan.Rootfs = append(etcFiles(env, network), plan.Rootfs...)
+	return plan, nil
+}
+
+func depth(p string) int { return strings.Count(path.Clean(p), "/") }
+
+// keyErr wraps an expansion error with the profile position of key.
+func keyErr(p *profiles.Profile, key string, err error) error {
+	pos := p.Pos[key]
+	return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: key, Msg: err.Error()}
+}
+
+// buildEnv makes the app's environment: a clean base, then the passed host
+// variables, then the profile's values. Nothing of the launcher's own
+// environment leaks in (CVE-2021-21261).
+func buildEnv(in Input) (map[string]string, []Warning, error) {
+	env := in.Env
+	p := in.Profile
+	m := map[string]string{
+		"HOME":    env.Home,
+		"USER":    env.User,
+		"LOGNAME": env.User,
+		"TMPDIR":  "/tmp",
+		"PATH":    strings.Join(in.PathDirs, ":"),
+	}
+	if m["PATH"] == "" {
+		m["PATH"] = "/.nixbox/no-path"
+	}
+	if env.Terminal {
+		if t := env.Vars["TERM"]; t != "" {
+			m["TERM"] = t
+		}
+	}
+	var warns []Warning
+	for _, name := range p.Env.Pass {
+		if v, ok := env.Vars[name]; ok {
+			m[name] = v
+		}
+	}
+	keys := make([]string, 0, len(p.Env.Set))
+	for k := range p.Env.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m[k] = p.Env.Set[k]
+	}
+	return m, warns, nil
+}
+
+// etcFiles synthesizes /etc with only the invoking user and group.
+func etcFiles(env hostenv.Env, network bool) []rootfs.Entry {
+	uid, gid := strconv.Itoa(env.UID), strconv.Itoa(env.GID)
+	passwd := env.User + ":x:" + uid + ":" + gid + "::" + env.Home + ":/.nixbox/no-shell\n"
+	group := env.Group + ":x:" + gid + ":\n"
+	if env.UID != 65534 {
+		passwd += "nobody:x:65534:65534::/nonexistent:/.nixbox/no-shell\n"
+	}
+	if env.GID != 65534 {
+		group += "nogroup:x:65534:\n"
+	}
+	es := []rootfs.Entry{
+		{Path: "etc", Kind: rootfs.Dir, Mode: 0o755},
+		{Path: "etc/passwd", Kind: rootfs.File, Mode: 0o644, Data: passwd},
+		{Path: "etc/group", Kind: rootfs.File, Mode: 0o644, Data: group},
+		{Path: "etc/hostname", Kind: rootfs.File, Mode: 0o644, Data: "nixbox\n"},
+		{Path: "etc/hosts", Kind: rootfs.File, Mode: 0o644, Data: "127.0.0.1 localhost nixbox\n::1 localhost nixbox\n"},
+		{Path: "etc/nsswitch.conf", Kind: rootfs.File, Mode: 0o644, Data: "passwd: files\ngroup: files\nhosts: files dns\n"},
+		{Path: "nix/store", Kind: rootfs.Dir, Mode: 0o755},
+	}
+	return es
+}
