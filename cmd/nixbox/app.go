@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nixbox/nixbox/profiles"
+	"github.com/nixbox/nixbox/runtime/appres"
+	"github.com/nixbox/nixbox/runtime/closure"
+	"github.com/nixbox/nixbox/runtime/hostenv"
+	"github.com/nixbox/nixbox/runtime/hostfs"
+	"github.com/nixbox/nixbox/runtime/specgen"
+)
+
+// prepared is everything known about a run before anything is created.
+type prepared struct {
+	profile  *profiles.Profile
+	env      hostenv.Env
+	target   appres.Target
+	closure  closure.Closure
+	input    specgen.Input
+	requests []specgen.BindRequest
+	homeDir  string // persistent home path ("" for ephemeral)
+}
+
+// xdgDir returns $NAME if absolute, else home/fallback.
+func xdgDir(env hostenv.Env, name, fallback string) string {
+	if v := env.Vars[name]; filepath.IsAbs(v) {
+		return filepath.Clean(v)
+	}
+	return filepath.Join(env.Home, fallback)
+}
+
+func profileLoader(env hostenv.Env) *profiles.Loader {
+	return &profiles.Loader{
+		Dirs: []string{
+			filepath.Join(xdgDir(env, "XDG_CONFIG_HOME", ".config"), "nixbox", "profiles"),
+			"/etc/nixbox/profiles",
+		},
+		UID: env.UID,
+	}
+}
+
+// storeRoot returns /nix/store/<hash-name> of a path inside the store.
+func storeRoot(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/nix/store/")
+	if !ok || rest == "" {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return "/nix/store/" + name, true
+}
+
+// prepare loads the profile, resolves the app and its closure and expands
+// the binds. It creates nothing.
+func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
+	env, err := hostenv.Detect()
+	if err != nil {
+		return nil, err
+	}
+	pr := &prepared{env: env}
+
+	profName := f.app
+	var program string
+	if strings.HasPrefix(f.app, "/nix/store/") {
+		program = f.app
+		profName = "default"
+		if f.profile.set {
+			profName = f.profile.v
+		}
+	} else if f.profile.set {
+		return nil, usageErr("--profile goes with a store path: nixbox run --profile P /nix/store/…/bin/x",
+			"--profile given, but %q is not a store path", f.app)
+	}
+	p, err := profileLoader(env).Load(profName)
+	if err != nil {
+		return nil, err
+	}
+	pr.profile = p
+
+	if program != "" {
+		root, ok := storeRoot(program)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", closure.ErrPathInvalid, program)
+		}
+		pr.target, err = appres.Resolve(root, program, p.Name, env.Vars["PATH"])
+	} else {
+		if p.App.Package == "" {
+			return nil, usageErr("set app.package in the profile, or run a store path with --profile "+p.Name,
+				"profile %q names no app (app.package is empty)", p.Name)
+		}
+		pr.target, err = appres.Resolve(p.App.Package, p.App.Command, p.Name, env.Vars["PATH"])
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	roots := []string{pr.target.Root}
+	pathDirs := []string{filepath.Join(pr.target.Root, "bin")}
+	for _, extra := range p.App.Packages {
+		t, err := appres.Resolve(extra, "", "", env.Vars["PATH"])
+		if err != nil {
+			// A package without a program is fine: only its root counts.
+			root, ok := storeRoot(extra)
+			if !ok {
+				return nil, fmt.Errorf("app.packages: %w", err)
+			}
+			t.Root = root
+		}
+		roots = append(roots, t.Root)
+		pathDirs = append(pathDirs, filepath.Join(t.Root, "bin"))
+	}
+	pr.closure, err = closure.Resolve(ctx, roots, closure.Options{
+		CacheDir: filepath.Join(xdgDir(env, "XDG_CACHE_HOME", ".cache"), "nixbox", "closures"),
+		IsRoot:   env.UID == 0,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := pr.target.CheckIn(pr.closure); err != nil {
+		return nil, err
+	}
+
+	pr.requests, err = specgen.ExpandBinds(p, env)
+	if err != nil {
+		return nil, err
+	}
+	if p.Home.Mode == profiles.HomePersistent {
+		pr.homeDir = filepath.Join(xdgDir(env, "XDG_DATA_HOME", ".local/share"), "nixbox", p.Name, "home")
+	}
+	var hostFiles []string
+	if p.Network.Mode == profiles.NetworkHost {
+		for _, hf := range []string{"/etc/resolv.conf", "/etc/ssl/certs"} {
+			if _, err := os.Stat(hf); err == nil {
+				hostFiles = append(hostFiles, hf)
+			}
+		}
+	}
+	argv := append([]string{pr.target.Exec}, p.App.Args...)
+	argv = append(argv, f.args...)
+	pr.input = specgen.Input{
+		Profile:    p,
+		Env:        env,
+		Closure:    pr.closure,
+		Argv:       argv,
+		PathDirs:   pathDirs,
+		HomeSource: pr.homeDir,
+		HostFiles:  hostFiles,
+	}
+	return pr, nil
+}
+
+// checkBinds runs the host checks on the binds. With create, missing
+// sources marked create = true are made, and the persistent home too.
+func (pr *prepared) checkBinds(create bool) error {
+	pr.input.Binds = nil
+	for _, r := range pr.requests {
+		err := hostfs.CheckSource(r.Source, r.Create && create)
+		if err != nil {
+			if r.Optional || (r.Create && !create) {
+				continue
+			}
+			return fmt.Errorf("%s: %w", r.Key, err)
+		}
+		pr.input.Binds = append(pr.input.Binds, r.Bind)
+	}
+	if pr.homeDir != "" && create {
+		dir, err := hostfs.EnsureAppHome(xdgDir(pr.env, "XDG_DATA_HOME", ".local/share"), pr.profile.Name, pr.env.UID)
+		if err != nil {
+			return err
+		}
+		pr.input.HomeSource = dir
+	}
+	return nil
+}

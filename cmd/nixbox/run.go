@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/nixbox/nixbox/runtime/hostenv"
+	"github.com/nixbox/nixbox/runtime/rootfs"
+	"github.com/nixbox/nixbox/runtime/sandbox"
+	"github.com/nixbox/nixbox/runtime/specgen"
+)
+
+func cmdRun(s *streams, args []string) error {
+	f, err := parseAppFlags("run", args, false, true)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	pr, err := prepare(ctx, f)
+	if err != nil {
+		return err
+	}
+	// Fail closed before anything is created.
+	if err := hostenv.SeccompUsable(); err != nil {
+		return err
+	}
+	if err := hostenv.UsernsUsable(pr.env.UID); err != nil {
+		return err
+	}
+	if err := pr.checkBinds(true); err != nil {
+		return err
+	}
+	root, err := sandbox.StateRoot(pr.env.Vars["XDG_RUNTIME_DIR"], pr.env.Vars["TMPDIR"], pr.env.UID)
+	if err != nil {
+		return err
+	}
+	// State left by a crashed or killed run is cleaned here.
+	sandbox.GC(root)
+
+	inst, err := sandbox.NewInstance(root, pr.profile.Name+"-"+randomID())
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+	pr.input.Rootfs = inst.RootfsDir()
+	plan, err := specgen.Build(pr.input)
+	if err != nil {
+		return err
+	}
+	if f.verbose {
+		for _, w := range plan.Warnings {
+			fmt.Fprintf(s.err, "nixbox: warning: %s\n", sanitize(w.String()))
+		}
+	}
+	if err := rootfs.Write(inst.RootfsDir(), plan.Rootfs); err != nil {
+		return err
+	}
+	code, err := inst.Run(ctx, plan.Spec, sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile})
+	if err != nil {
+		if uerr := hostenv.UsernsUsable(pr.env.UID); uerr != nil {
+			return uerr
+		}
+		return err
+	}
+	return appExit(code)
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var _ = os.Stdin

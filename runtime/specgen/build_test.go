@@ -1,0 +1,287 @@
+package specgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nixbox/nixbox/profiles"
+	"github.com/nixbox/nixbox/runtime/closure"
+	"github.com/nixbox/nixbox/runtime/hostenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	glibc = "/nix/store/0c2dx1nqm2i6cv0l4cd8gbmr4qwm8b5m-glibc-2.36-host"
+	app   = "/nix/store/1a2b3c4d5f6g7h8i9j0k1l2m3n4p5q6r-hello-1.0"
+	evil  = "/nix/store/9z8y7x6w5v4s3r2q1p0n9m8l7k6j5i4h-evil-symlink"
+)
+
+// testEnv is a fixed host: the same input always gives the same spec.
+func testEnv() hostenv.Env {
+	return hostenv.Env{
+		UID: 1000, GID: 100, User: "alice", Group: "users", Home: "/home/alice",
+		Vars: map[string]string{
+			"TERM": "xterm-256color", "LANG": "C.UTF-8", "SECRET_TOKEN": "hunter2",
+			"XDG_RUNTIME_DIR": "/run/user/1000",
+		},
+		InitPath: "/usr/libexec/nixbox/nixbox-init",
+	}
+}
+
+func testClosure() closure.Closure {
+	return closure.Closure{
+		Roots:    []string{app},
+		Paths:    []string{glibc, app, evil},
+		Symlinks: map[string]string{evil: "/etc"},
+	}
+}
+
+// buildCase builds the plan for testdata/NAME.toml.
+func buildCase(t *testing.T, name string) *Plan {
+	t.Helper()
+	file := filepath.Join("testdata", name+".toml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := profiles.Parse(file, data)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	p.Name = name
+	env := testEnv()
+	reqs, err := ExpandBinds(p, env)
+	if err != nil {
+		t.Fatalf("ExpandBinds: %v", err)
+	}
+	var binds []Bind
+	for _, r := range reqs {
+		binds = append(binds, r.Bind)
+	}
+	in := Input{
+		Profile: p, Env: env, Closure: testClosure(),
+		Argv:     []string{app + "/bin/hello", "--greeting", "hi"},
+		PathDirs: []string{app + "/bin"},
+		Binds:    binds,
+	}
+	if p.Home.Mode == profiles.HomePersistent {
+		in.HomeSource = "/home/alice/.local/share/nixbox/" + name + "/home"
+	}
+	if p.Network.Mode == profiles.NetworkHost {
+		in.HostFiles = []string{"/etc/resolv.conf"}
+	}
+	plan, err := Build(in)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return plan
+}
+
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestGolden compares each testdata/*.toml's plan with its golden file.
+// `go test ./runtime/specgen -update` rewrites them.
+func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.toml")
+	if len(files) == 0 {
+		t.Fatal("no golden cases")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".toml")
+		t.Run(name, func(t *testing.T) {
+			plan := buildCase(t, name)
+			checkInvariants(t, plan.Spec)
+			got := marshal(t, plan)
+			golden := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				_ = os.WriteFile(filepath.Join("testdata", name+".got.json"), got, 0o644)
+				t.Fatalf("plan differs from %s (-want +got):\n%s", golden, cmp.Diff(string(want), string(got)))
+			}
+			// Idempotence: the golden read back and re-marshalled is
+			// byte-identical.
+			var back Plan
+			if err := json.Unmarshal(want, &back); err != nil {
+				t.Fatal(err)
+			}
+			if again := marshal(t, &back); !bytes.Equal(again, want) {
+				t.Fatalf("golden does not round-trip:\n%s", cmp.Diff(string(want), string(again)))
+			}
+			// Determinism: a second build gives the same bytes.
+			if again := marshal(t, buildCase(t, name)); !bytes.Equal(again, got) {
+				t.Fatalf("Build is not deterministic")
+			}
+		})
+	}
+}
+
+// checkInvariants holds for every spec nixbox generates (style.md §8.4).
+func checkInvariants(t *testing.T, s *specs.Spec) {
+	t.Helper()
+	if s.Linux == nil || s.Process == nil || s.Root == nil {
+		t.Fatal("spec lacks linux, process or root")
+	}
+	hasUserNS := false
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path == "" {
+			hasUserNS = true
+		}
+	}
+	if !hasUserNS {
+		t.Error("no new user namespace")
+	}
+	if !s.Process.NoNewPrivileges {
+		t.Error("no_new_privs off")
+	}
+	if !s.Root.Readonly {
+		t.Error("root is writable")
+	}
+	c := s.Process.Capabilities
+	if c == nil || len(c.Bounding)+len(c.Effective)+len(c.Permitted)+len(c.Inheritable)+len(c.Ambient) != 0 {
+		t.Errorf("capabilities not empty: %+v", c)
+	}
+	if len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].Size != 1 ||
+		s.Linux.UIDMappings[0].ContainerID != s.Linux.UIDMappings[0].HostID {
+		t.Errorf("uid map is not a single identity mapping: %+v", s.Linux.UIDMappings)
+	}
+	if s.Linux.Seccomp == nil {
+		t.Fatal("no seccomp filter")
+	}
+	for _, sc := range s.Linux.Seccomp.Syscalls {
+		for _, n := range sc.Names {
+			if n != "ioctl" {
+				continue
+			}
+			for _, a := range sc.Args {
+				if a.Op == specs.OpEqualTo {
+					t.Errorf("ioctl rule with a 64-bit EQ compare (CVE-2019-10063): %+v", a)
+				}
+			}
+		}
+	}
+	for _, m := range s.Mounts {
+		d := m.Destination
+		if d == "/sys" || strings.HasPrefix(d, "/sys/") {
+			t.Errorf("sysfs/cgroupfs mounted at %s", d)
+		}
+		if strings.HasPrefix(d, "/nix/var") || strings.Contains(m.Source, "daemon-socket") {
+			t.Errorf("Nix state exposed: %+v", m)
+		}
+		if d == "/nix/store" || strings.HasPrefix(d, "/nix/store/") {
+			if m.Source != d || !has(m.Options, "ro") || !has(m.Options, "nosuid") || !has(m.Options, "nodev") {
+				t.Errorf("store mount not ro,nosuid,nodev of itself: %+v", m)
+			}
+		}
+		if m.Type == "bind" && (!has(m.Options, "nosuid") || !has(m.Options, "nodev")) {
+			t.Errorf("bind without nosuid,nodev: %+v", m)
+		}
+	}
+}
+
+func has(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSymlinkMemberNotBound: a symlink closure member becomes a symlink
+// entry and no mount (a bind would follow it to the host's /etc).
+func TestSymlinkMemberNotBound(t *testing.T) {
+	plan := buildCase(t, "default")
+	for _, m := range plan.Spec.Mounts {
+		if m.Destination == evil || m.Source == evil {
+			t.Fatalf("symlink member mounted: %+v", m)
+		}
+	}
+	found := false
+	for _, e := range plan.Rootfs {
+		if e.Path == strings.TrimPrefix(evil, "/") && e.Kind == "symlink" && e.Target == "/etc" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("symlink member not recreated: %+v", plan.Rootfs)
+	}
+}
+
+// TestEnvIsClean: no host variable reaches the app unless passed.
+func TestEnvIsClean(t *testing.T) {
+	plan := buildCase(t, "default")
+	for _, e := range plan.Spec.Process.Env {
+		if strings.HasPrefix(e, "SECRET_TOKEN=") || strings.HasPrefix(e, "LANG=") {
+			t.Fatalf("host variable leaked: %s", e)
+		}
+	}
+}
+
+// TestWarnings: every loosening gives a warning; the default gives none.
+func TestWarnings(t *testing.T) {
+	if w := buildCase(t, "default").Warnings; len(w) != 0 {
+		t.Fatalf("default profile warns: %v", w)
+	}
+	w := buildCase(t, "loose").Warnings
+	keys := map[string]bool{}
+	for _, x := range w {
+		keys[x.Key] = true
+	}
+	for _, k := range []string{"network.mode", "filesystem.rw[0]", "filesystem.bind[0].source"} {
+		if !keys[k] {
+			t.Errorf("no warning for %s in %v", k, w)
+		}
+	}
+}
+
+// TestOptsNilSafe runs every option against an empty spec.
+func TestOptsNilSafe(t *testing.T) {
+	opts := map[string]Opt{
+		"WithArgs":         WithArgs("/x"),
+		"WithEnv":          WithEnv(map[string]string{"A": "1"}),
+		"WithIDMap":        WithIDMap(1, 1),
+		"WithNamespaces":   WithNamespaces(specs.PIDNamespace),
+		"WithoutNamespace": WithoutNamespace(specs.NetworkNamespace),
+		"WithMounts":       WithMounts(specs.Mount{Destination: "/x"}),
+		"WithSeccomp":      WithSeccomp(&specs.LinuxSeccomp{}),
+		"WithTerminal":     WithTerminal(true),
+		"WithCwd":          WithCwd("/"),
+		"WithRoot":         WithRoot("rootfs"),
+		"WithStoreMounts":  WithStoreMounts([]string{glibc}),
+	}
+	for name, o := range opts {
+		t.Run(name, func(t *testing.T) {
+			if err := o(&specs.Spec{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
