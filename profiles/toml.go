@@ -666,7 +666,8 @@ func (p *tomlParser) escapeSeq(b *strings.Builder, key []string, multi bool) err
 	return nil
 }
 
-// literalString parses '...' or '''...''' (no escapes).
+// literalString parses a single-quoted literal string, one-line or
+// triple-quoted multi-line (no escapes).
 func (p *tomlParser) literalString(key []string) (string, error) {
 	start := p.i
 	multi := strings.HasPrefix(string(p.src[p.i:min(p.i+3, len(p.src))]), `'''`)
