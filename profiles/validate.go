@@ -245,8 +245,12 @@ func checkSource(s string, unsafe string) (msg, hint string) {
 	if _, _, perr := splitPath(s); perr != nil {
 		return perr.msg, perr.hint
 	}
-	if isPseudoSource(canonical(s)) {
-		return "source " + strconv.Quote(s) + " is a kernel pseudo file system (/proc, /sys, /dev)", "device access will be granted by [devices] allow"
+	if c := canonical(s); isPseudoSource(c) {
+		hint := "the sandbox has its own /proc, /sys and /dev"
+		if c == "/dev" || strings.HasPrefix(c, "/dev/") {
+			hint = "device access will be granted by [devices] allow"
+		}
+		return "source " + strconv.Quote(s) + " is a kernel pseudo file system (/proc, /sys, /dev)", hint
 	}
 	if esc, why := EscapeEquivalent(s); esc && strings.TrimSpace(unsafe) == "" {
 		return "source " + strconv.Quote(s) + " is sandbox-escape-equivalent: " + why, "if you really mean it, use a [[filesystem.bind]] entry with unsafe = \"<reason>\""
