@@ -1,0 +1,322 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+// DefaultDBPath is the Nix database of a default single- or multi-user
+// install.
+const DefaultDBPath = "/nix/var/nix/db/db.sqlite"
+
+// nixStoreCandidates are searched, in order, when Options.NixStore is
+// empty: NixOS, a multi-user install's default profile, a distro package.
+var nixStoreCandidates = []string{
+	"/run/current-system/sw/bin/nix-store",
+	"/nix/var/nix/profiles/default/bin/nix-store",
+	"/usr/bin/nix-store",
+}
+
+// busyTimeoutMS bounds how long a mode=ro reader waits for a writer's
+// lock: without it 2 of 697 queries failed with SQLITE_BUSY while
+// nix-store ran (host-facts §3.4).
+const busyTimeoutMS = 5000
+
+// Options configures Resolve.
+type Options struct {
+	// DBPath is the Nix database. Optional; default DefaultDBPath.
+	DBPath string
+	// NixStore is the absolute path of the nix-store binary used when the
+	// database can't answer. Optional; default: the first executable of
+	// /run/current-system/sw/bin, /nix/var/nix/profiles/default/bin and
+	// /usr/bin. It is always run directly with an argv, never via a shell.
+	NixStore string
+	// CacheDir holds one cached closure per root. Optional; "" disables
+	// the cache. See Resolve for when an entry is trusted.
+	CacheDir string
+	// IsRoot says the caller runs as root: only non-root callers may fall
+	// back to an immutable=1 open, which ignores the WAL (host-facts
+	// §3.4). The caller gets it from hostenv; Resolve never probes.
+	IsRoot bool
+}
+
+// closureQuery is the recursive closure of one root; its result matches
+// nix-store -qR (host-facts §3.3).
+const closureQuery = `
+WITH RECURSIVE closure(id) AS (
+  SELECT id FROM ValidPaths WHERE path = ?1
+  UNION
+  SELECT r.reference FROM Refs AS r JOIN closure AS c ON r.referrer = c.id
+)
+SELECT v.path FROM ValidPaths AS v JOIN closure AS c USING (id)`
+
+// Resolve returns the union of the closures of roots, read from the Nix
+// database in-process and read-only.
+//
+// Every root must be a top-level store path (ParseStorePath) that is valid
+// in the database; otherwise the error wraps ErrPathInvalid. The order is
+// the one host-facts §3.4 recommends:
+//
+//  1. open the DB with mode=ro and a busy timeout;
+//  2. if that fails and the caller is not root, open it with immutable=1;
+//  3. if a root is missing from the result (not valid, or a stale
+//     immutable view that ignores the WAL), or the DB can't be read at
+//     all, ask nix-store --query --requisites;
+//  4. otherwise fail: ErrPathInvalid if the DB was read but lacks the
+//     root, ErrDBUnavailable if nothing could answer.
+//
+// The database, not the filesystem, decides validity: a path on disk that
+// the DB doesn't know is invalid. Every member is then Lstat'ed: a member
+// missing on disk is an error (wrapping fs.ErrNotExist), and members that
+// are symlinks go into Symlinks with their literal targets.
+//
+// With Options.CacheDir, each root's closure is cached in a file named
+// after the root's hash part. Store paths are immutable and a path's
+// references never change while it exists, so an entry is used as long as
+// every path it lists still exists on disk (one Lstat each); otherwise, or
+// when the entry is malformed, it is ignored and rewritten. The cache never
+// makes an invalid root valid: a root must exist on disk to be served from
+// it, and is then re-checked by nothing else, so CacheDir must be private
+// to the user (it is created 0700, entries 0600).
+func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error) {
+	if len(roots) == 0 {
+		return Closure{}, fmt.Errorf("%w: no roots", ErrPathInvalid)
+	}
+	for _, r := range roots {
+		if _, err := ParseStorePath(r); err != nil {
+			return Closure{}, err
+		}
+	}
+	if opts.DBPath == "" {
+		opts.DBPath = DefaultDBPath
+	}
+
+	members := make(map[string]struct{})
+	var todo []string
+	for _, r := range roots {
+		if paths, ok := readCache(opts.CacheDir, r); ok {
+			for _, p := range paths {
+				members[p] = struct{}{}
+			}
+			continue
+		}
+		todo = append(todo, r)
+	}
+
+	if len(todo) > 0 {
+		per, err := query(ctx, todo, opts)
+		if err != nil {
+			return Closure{}, err
+		}
+		for _, r := range todo {
+			for _, p := range per[r] {
+				members[p] = struct{}{}
+			}
+			// The cache is an optimisation: failing to write it is
+			// not an error.
+			_ = writeCache(opts.CacheDir, r, per[r])
+		}
+	}
+
+	c := Closure{
+		Roots:    append([]string(nil), roots...),
+		Paths:    make([]string, 0, len(members)),
+		Symlinks: map[string]string{},
+	}
+	for p := range members {
+		c.Paths = append(c.Paths, p)
+	}
+	sort.Strings(c.Paths)
+	if err := fillSymlinks(&c); err != nil {
+		return Closure{}, err
+	}
+	return c, nil
+}
+
+// fillSymlinks Lstats every member and records symlink targets.
+func fillSymlinks(c *Closure) error {
+	for _, p := range c.Paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("checking closure member: %w", err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		t, err := os.Readlink(p)
+		if err != nil {
+			return fmt.Errorf("reading closure member symlink: %w", err)
+		}
+		c.Symlinks[p] = t
+	}
+	return nil
+}
+
+// query returns the closure of each root, from the DB or nix-store.
+func query(ctx context.Context, roots []string, opts Options) (map[string][]string, error) {
+	per, dbErr := queryDB(ctx, roots, opts)
+	var missing []string
+	if dbErr == nil {
+		for _, r := range roots {
+			if len(per[r]) == 0 {
+				missing = append(missing, r)
+			}
+		}
+		if len(missing) == 0 {
+			return per, nil
+		}
+	} else {
+		per = map[string][]string{}
+		missing = roots
+	}
+
+	// Fallback: nix-store, through the daemon where there is one.
+	for _, r := range missing {
+		paths, err := queryNixStore(ctx, opts.NixStore, r)
+		switch {
+		case err == nil:
+			per[r] = paths
+		case errors.Is(err, ErrPathInvalid):
+			return nil, err
+		case dbErr == nil:
+			// The DB was readable and doesn't list the root.
+			return nil, fmt.Errorf("%w: %q is not in the nix database (nix-store fallback: %v)",
+				ErrPathInvalid, r, err)
+		default:
+			return nil, fmt.Errorf("%w: %v; nix-store fallback: %v", ErrDBUnavailable, dbErr, err)
+		}
+	}
+	return per, nil
+}
+
+// queryDB reads each root's closure; a root absent from the database gets
+// no entry.
+func queryDB(ctx context.Context, roots []string, opts Options) (map[string][]string, error) {
+	if !strings.HasPrefix(opts.DBPath, "/") {
+		return nil, fmt.Errorf("database path %q is not absolute", opts.DBPath)
+	}
+	per, err := queryDSN(ctx, dsn(opts.DBPath, fmt.Sprintf("mode=ro&_pragma=busy_timeout(%d)", busyTimeoutMS)), roots)
+	if err == nil || opts.IsRoot {
+		return per, err
+	}
+	// A non-root reader can't use mode=ro while db.sqlite-shm is absent
+	// (SQLite deletes it with the last writer); only immutable=1 opens
+	// the file then. It ignores the WAL, so query() double-checks that
+	// every root is present.
+	per, err2 := queryDSN(ctx, dsn(opts.DBPath, "immutable=1"), roots)
+	if err2 != nil {
+		return nil, fmt.Errorf("opening %s: mode=ro: %v; immutable=1: %w", opts.DBPath, err, err2)
+	}
+	return per, nil
+}
+
+// dsn builds a SQLite URI for path, escaping the characters URIs reserve.
+func dsn(path, query string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + query
+}
+
+func queryDSN(ctx context.Context, dsn string, roots []string) (map[string][]string, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+
+	per := make(map[string][]string, len(roots))
+	for _, r := range roots {
+		paths, err := queryRoot(ctx, db, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) > 0 {
+			per[r] = paths
+		}
+	}
+	return per, nil
+}
+
+func queryRoot(ctx context.Context, db *sql.DB, root string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, closureQuery, root)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var paths []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		if _, err := ParseStorePath(p); err != nil {
+			return nil, fmt.Errorf("database lists a malformed path: %w", err)
+		}
+		paths = append(paths, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// findNixStore returns the nix-store binary to run.
+func findNixStore(configured string) (string, error) {
+	if configured != "" {
+		if !strings.HasPrefix(configured, "/") {
+			return "", fmt.Errorf("nix-store path %q is not absolute", configured)
+		}
+		return configured, nil
+	}
+	for _, c := range nixStoreCandidates {
+		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return c, nil
+		}
+	}
+	return "", errors.New("no nix-store found in " + strings.Join(nixStoreCandidates, ", "))
+}
+
+// maxStderr caps how much of nix-store's stderr goes into an error.
+const maxStderr = 512
+
+// queryNixStore runs nix-store --query --requisites -- root.
+func queryNixStore(ctx context.Context, nixStore, root string) ([]string, error) {
+	bin, err := findNixStore(nixStore)
+	if err != nil {
+		return nil, err
+	}
+	// An argv, never a shell; "--" ends the options before the path.
+	cmd := exec.CommandContext(ctx, bin, "--query", "--requisites", "--", root)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > maxStderr {
+			msg = msg[:maxStderr] + "…"
+		}
+		if strings.Contains(msg, "is not valid") {
+			return nil, fmt.Errorf("%w: %q is not valid (nix-store)", ErrPathInvalid, root)
+		}
+		return nil, fmt.Errorf("running %s: %w: %q", bin, err, msg)
+	}
+	var paths []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		if _, err := ParseStorePath(line); err != nil {
+			return nil, fmt.Errorf("nix-store printed a malformed path: %w", err)
+		}
+		paths = append(paths, line)
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
