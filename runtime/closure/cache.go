@@ -48,7 +48,7 @@ func readCache(dir, root string) ([]string, bool) {
 		return nil, false
 	}
 	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
+		if _, err := lstat(p); err != nil {
 			return nil, false
 		}
 	}

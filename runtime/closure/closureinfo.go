@@ -76,7 +76,7 @@ func ReadClosureInfo(path string) (Closure, error) {
 	}
 	sort.Strings(c.Paths)
 	for _, p := range c.Paths {
-		fi, err := os.Lstat(p)
+		fi, err := lstat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -86,7 +86,7 @@ func ReadClosureInfo(path string) (Closure, error) {
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			continue
 		}
-		t, err := os.Readlink(p)
+		t, err := readlink(p)
 		if err != nil {
 			return Closure{}, fmt.Errorf("reading closure member symlink: %w", err)
 		}

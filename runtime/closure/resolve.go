@@ -146,14 +146,14 @@ func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error)
 // fillSymlinks Lstats every member and records symlink targets.
 func fillSymlinks(c *Closure) error {
 	for _, p := range c.Paths {
-		fi, err := os.Lstat(p)
+		fi, err := lstat(p)
 		if err != nil {
 			return fmt.Errorf("checking closure member: %w", err)
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			continue
 		}
-		t, err := os.Readlink(p)
+		t, err := readlink(p)
 		if err != nil {
 			return fmt.Errorf("reading closure member symlink: %w", err)
 		}

@@ -72,10 +72,12 @@ func StorePathOf(p string) (string, error) {
 	if !ok {
 		return "", invalidf(p, "not under %s", StoreDir)
 	}
-	top, sub, _ := strings.Cut(rest, "/")
-	for _, seg := range strings.Split(sub, "/") {
-		if sub != "" && (seg == "" || seg == "." || seg == "..") {
-			return "", invalidf(p, "not a clean path")
+	top, sub, below := strings.Cut(rest, "/")
+	if below {
+		for _, seg := range strings.Split(sub, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return "", invalidf(p, "not a clean path")
+			}
 		}
 	}
 	sp, err := ParseStorePath(StoreDir + "/" + top)

@@ -1,0 +1,331 @@
+package closure
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sp returns a fake store path whose hash is c repeated.
+func sp(c, name string) string {
+	return "/nix/store/" + strings.Repeat(c, 32) + "-" + name
+}
+
+var (
+	pApp  = sp("a", "app")
+	pLib  = sp("b", "lib")
+	pLibc = sp("c", "glibc")
+	pLink = sp("d", "evil-symlink")
+	pData = sp("f", "data")
+	pGone = sp("g", "not-registered")
+)
+
+// refs is the fixture graph: app → lib, glibc, evil-symlink; lib → glibc.
+var refs = map[string][]string{
+	pApp:  {pLib, pLibc, pLink, pApp}, // a self-reference, as Nix records
+	pLib:  {pLibc},
+	pLibc: nil,
+	pLink: nil,
+	pData: nil,
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "closure-test-")
+	if err != nil {
+		panic(err)
+	}
+	// A fake store on disk: directories, plus a symlink member.
+	testOnlyRootDir = dir
+	for p := range refs {
+		if p == pLink {
+			continue
+		}
+		if err := os.MkdirAll(dir+p, 0o755); err != nil {
+			panic(err)
+		}
+	}
+	if err := os.Symlink("/etc", dir+pLink); err != nil {
+		panic(err)
+	}
+	if err := os.MkdirAll(dir+pGone, 0o755); err != nil { // on disk, not in the DB
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// writeDB creates a Nix-schema database holding refs.
+func writeDB(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stmts := []string{
+		`CREATE TABLE ValidPaths (id integer primary key autoincrement not null,
+		  path text unique not null, hash text not null, registrationTime integer not null,
+		  deriver text, narSize integer, ultimate integer, sigs text, ca text)`,
+		`CREATE TABLE Refs (referrer integer not null, reference integer not null,
+		  primary key (referrer, reference))`,
+		`CREATE INDEX IndexReferrer ON Refs(referrer)`,
+		`CREATE INDEX IndexReference ON Refs(reference)`,
+	}
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]int64{}
+	for p := range refs {
+		res, err := db.Exec(`INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES (?, 'sha256:0', 1, 1)`, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[p], _ = res.LastInsertId()
+	}
+	for p, rs := range refs {
+		for _, r := range rs {
+			if _, err := db.Exec(`INSERT INTO Refs VALUES (?, ?)`, ids[p], ids[r]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return path
+}
+
+// fakeNixStore writes an executable that checks its argv and prints out.
+func fakeNixStore(t *testing.T, root, out string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "nix-store")
+	script := `#!/bin/sh
+[ "$1 $2 $3 $4" = "--query --requisites -- ` + root + `" ] || { echo "bad argv: $*" >&2; exit 3; }
+[ $# -eq 4 ] || exit 3
+printf '%s' '` + out + `'
+`
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	db := writeDB(t)
+	noNixStore := filepath.Join(t.TempDir(), "missing-nix-store")
+	tests := []struct {
+		name    string
+		roots   []string
+		opts    Options
+		want    Closure
+		wantErr error
+	}{
+		{
+			name:  "leaf",
+			roots: []string{pLibc},
+			opts:  Options{DBPath: db, NixStore: noNixStore},
+			want:  Closure{Roots: []string{pLibc}, Paths: []string{pLibc}, Symlinks: map[string]string{}},
+		},
+		{
+			name:  "app with symlink member",
+			roots: []string{pApp},
+			opts:  Options{DBPath: db, NixStore: noNixStore},
+			want: Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink},
+				Symlinks: map[string]string{pLink: "/etc"}},
+		},
+		{
+			name:  "union of roots",
+			roots: []string{pData, pLib},
+			opts:  Options{DBPath: db, NixStore: noNixStore, IsRoot: true},
+			want:  Closure{Roots: []string{pData, pLib}, Paths: []string{pLib, pLibc, pData}, Symlinks: map[string]string{}},
+		},
+		{
+			name:    "no roots",
+			opts:    Options{DBPath: db, NixStore: noNixStore},
+			wantErr: ErrPathInvalid,
+		},
+		{
+			name:    "malformed root",
+			roots:   []string{pApp + "/bin/app"},
+			opts:    Options{DBPath: db, NixStore: noNixStore},
+			wantErr: ErrPathInvalid,
+		},
+		{
+			name:    "on disk but not valid in the DB",
+			roots:   []string{pGone},
+			opts:    Options{DBPath: db, NixStore: noNixStore},
+			wantErr: ErrPathInvalid,
+		},
+		{
+			name:    "not valid, nix-store agrees",
+			roots:   []string{pGone},
+			opts:    Options{DBPath: db, NixStore: "/bin/false"},
+			wantErr: ErrPathInvalid,
+		},
+		{
+			name:  "stale DB view, nix-store knows the root",
+			roots: []string{pGone},
+			opts:  Options{DBPath: db, NixStore: fakeNixStore(t, pGone, pGone+"\n"+pLibc+"\n")},
+			want:  Closure{Roots: []string{pGone}, Paths: []string{pLibc, pGone}, Symlinks: map[string]string{}},
+		},
+		{
+			name:    "no DB, no nix-store",
+			roots:   []string{pApp},
+			opts:    Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: noNixStore},
+			wantErr: ErrDBUnavailable,
+		},
+		{
+			name:  "no DB, nix-store answers",
+			roots: []string{pLib},
+			opts:  Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: fakeNixStore(t, pLib, pLib+"\n"+pLibc+"\n")},
+			want:  Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}},
+		},
+		{
+			name:    "nix-store prints garbage",
+			roots:   []string{pLib},
+			opts:    Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: fakeNixStore(t, pLib, "../../etc\n")},
+			wantErr: ErrPathInvalid,
+		},
+		{
+			name:    "relative nix-store",
+			roots:   []string{pLib},
+			opts:    Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: "nix-store"},
+			wantErr: ErrDBUnavailable,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Resolve(context.Background(), tc.roots, tc.opts)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Resolve() = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("Resolve() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestResolveCache(t *testing.T) {
+	t.Parallel()
+	db := writeDB(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	noDB := Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: "/bin/false", CacheDir: cache}
+	want := Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}}
+
+	if _, err := Resolve(context.Background(), []string{pLib}, noDB); !errors.Is(err, ErrDBUnavailable) {
+		t.Fatalf("Resolve() with no DB and an empty cache = %v, want ErrDBUnavailable", err)
+	}
+	got, err := Resolve(context.Background(), []string{pLib}, Options{DBPath: db, NixStore: "/bin/false", CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Resolve() mismatch (-want +got):\n%s", diff)
+	}
+	entry := filepath.Join(cache, strings.Repeat("b", 32)+".closure")
+	fi, err := os.Stat(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("cache entry mode = %v, want 0600", fi.Mode().Perm())
+	}
+
+	// Served from the cache alone.
+	got, err = Resolve(context.Background(), []string{pLib}, noDB)
+	if err != nil {
+		t.Fatalf("Resolve() from cache = %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Resolve() from cache mismatch (-want +got):\n%s", diff)
+	}
+
+	// Malformed or stale entries are ignored.
+	good, _ := os.ReadFile(entry)
+	bad := map[string]string{
+		"garbage":            "hello\n",
+		"wrong root":         strings.Replace(string(good), pLib+" ", pLibc+" ", 1),
+		"wrong count":        strings.Replace(string(good), " 2\n", " 3\n", 1),
+		"bad path":           string(good) + "/etc/passwd\n",
+		"member not on disk": strings.Replace(string(good), pLibc, sp("h", "collected"), 1),
+	}
+	for name, content := range bad {
+		if err := os.WriteFile(entry, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Resolve(context.Background(), []string{pLib}, noDB); !errors.Is(err, ErrDBUnavailable) {
+			t.Errorf("%s: Resolve() = %v, want ErrDBUnavailable (entry ignored)", name, err)
+		}
+	}
+}
+
+func TestReadClosureInfo(t *testing.T) {
+	t.Parallel()
+	write := func(t *testing.T, content string) string {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "list")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	infoDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(infoDir, "store-paths"), []byte(pLibc+"\n"+pLib+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		path    string
+		want    Closure
+		wantErr error
+	}{
+		{
+			name: "closureInfo dir",
+			path: infoDir,
+			want: Closure{Roots: []string{pLibc}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}},
+		},
+		{
+			name: "plain file, app first, duplicates and blank lines",
+			path: write(t, pApp+"\n\n"+pLink+"\n"+pLibc+"\n"+pApp+"\n"),
+			want: Closure{Roots: []string{pApp}, Paths: []string{pApp, pLibc, pLink}, Symlinks: map[string]string{pLink: "/etc"}},
+		},
+		{name: "bad line", path: write(t, pApp+"\n/etc\n"), wantErr: ErrPathInvalid},
+		{name: "subpath", path: write(t, pApp+"/bin/x\n"), wantErr: ErrPathInvalid},
+		{name: "empty", path: write(t, "\n"), wantErr: ErrPathInvalid},
+		{name: "missing", path: filepath.Join(t.TempDir(), "none"), wantErr: os.ErrNotExist},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ReadClosureInfo(tc.path)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("ReadClosureInfo() = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ReadClosureInfo() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("ReadClosureInfo() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
