@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -31,6 +32,14 @@ type Options struct {
 	// It loosens isolation only together with a network-on backend; the
 	// spec's network namespace is decided elsewhere.
 	Network bool
+	// InitChecksNewUser leaves the CLONE_NEWUSER flag of clone(2) out of
+	// this filter, because nixbox-init enforces it with a second, stacked
+	// filter: nixbox-init itself must clone once with CLONE_NEWUSER to put
+	// the app in its own user namespace (its uid mapped to itself), and
+	// then installs a filter denying that flag before the app's execve.
+	// The app is bound by both filters, so it gets exactly the policy.
+	// Every other namespace flag, and unshare/setns, stay denied here.
+	InitChecksNewUser bool
 }
 
 // Errno values the policies return. Spelled as uint because that is the
@@ -273,20 +282,28 @@ func Build(o Options) (*specs.LinuxSeccomp, error) {
 			DefaultAction:   specs.ActErrno,
 			DefaultErrnoRet: &eperm,
 			Architectures:   []specs.Arch{specs.ArchX86_64},
-			Syscalls:        strictRules(o.Network),
+			Syscalls:        strictRules(o.Network, nsFlags(o)),
 		}, nil
 	case PolicyCompat:
 		return &specs.LinuxSeccomp{
 			DefaultAction: specs.ActAllow,
 			Architectures: []specs.Arch{specs.ArchX86_64},
-			Syscalls:      compatRules(o.Network),
+			Syscalls:      compatRules(o.Network, nsFlags(o)),
 		}, nil
 	default:
 		return nil, fmt.Errorf("seccomp policy %q: %w", o.Policy, ErrUnknownPolicy)
 	}
 }
 
-func strictRules(network bool) []specs.LinuxSyscall {
+// nsFlags is the set of clone flags this filter denies.
+func nsFlags(o Options) uint64 {
+	if o.InitChecksNewUser {
+		return cloneNSFlags &^ unix.CLONE_NEWUSER
+	}
+	return cloneNSFlags
+}
+
+func strictRules(network bool, cloneFlags uint64) []specs.LinuxSyscall {
 	var r []specs.LinuxSyscall
 	r = append(r, allow(sorted(strictAllow)...))
 	// ioctl: anything but TIOCSTI/TIOCLINUX. With a default of EPERM an
@@ -298,7 +315,7 @@ func strictRules(network bool) []specs.LinuxSyscall {
 	}
 	// clone: only without namespace flags (Docker's rule; flags are arg 0
 	// on x86_64).
-	r = append(r, withArgs(allow("clone"), arg(0, cloneNSFlags, 0)))
+	r = append(r, withArgs(allow("clone"), arg(0, cloneFlags, 0)))
 	// personality: PER_LINUX and the query. The kernel takes an unsigned
 	// int, so compare the low 32 bits only.
 	for _, p := range allowedPersonalities {
@@ -310,12 +327,12 @@ func strictRules(network bool) []specs.LinuxSyscall {
 	// rules above leave out and are checked for disjointness by the tests.
 	r = append(r, deny(errEPERM, neverAllow...))
 	r = append(r, ioctlDenies()...)
-	r = append(r, cloneDenies()...)
+	r = append(r, cloneDenies(cloneFlags)...)
 	r = append(r, deny(errENOSYS, enosys...))
 	return r
 }
 
-func compatRules(network bool) []specs.LinuxSyscall {
+func compatRules(network bool, cloneFlags uint64) []specs.LinuxSyscall {
 	var r []specs.LinuxSyscall
 	// XXX(seccomp): names unknown to the host's libseccomp are dropped by
 	// libcontainer, so under compat they are allowed. With libseccomp 2.5.4
@@ -324,7 +341,7 @@ func compatRules(network bool) []specs.LinuxSyscall {
 	// seccomp-tagged test lists every such name. Strict is not affected.
 	r = append(r, deny(errEPERM, neverAllow...))
 	r = append(r, ioctlDenies()...)
-	r = append(r, cloneDenies()...)
+	r = append(r, cloneDenies(cloneFlags)...)
 	// personality ∉ {PER_LINUX, query}: the low 32 bits are not all equal
 	// iff some pair of adjacent bits differs. One masked compare per pair
 	// and order, 62 rules, each with a single condition, so no runtime can
@@ -350,10 +367,10 @@ func ioctlDenies() []specs.LinuxSyscall {
 }
 
 // cloneDenies deny clone with any namespace flag: one rule per flag bit.
-func cloneDenies() []specs.LinuxSyscall {
+func cloneDenies(flags uint64) []specs.LinuxSyscall {
 	var r []specs.LinuxSyscall
-	for bit := uint64(1); bit != 0 && bit <= cloneNSFlags; bit <<= 1 {
-		if cloneNSFlags&bit != 0 {
+	for bit := uint64(1); bit != 0 && bit <= flags; bit <<= 1 {
+		if flags&bit != 0 {
 			r = append(r, withArgs(deny(errEPERM, "clone"), arg(0, bit, bit)))
 		}
 	}
@@ -423,6 +440,7 @@ type maskedValue struct{ mask, datum uint64 }
 // ignored). Bits on which all excluded values agree get one rule each
 // ("differs from all of them here"); the remaining bits are enumerated
 // (2^k patterns, k = number of differing bits; k = 3 for TIOCSTI/TIOCLINUX).
+// It panics if k > 8: that is a programming error in the policy table.
 func complementCover32(excluded []uint64) []maskedValue {
 	var common uint64 = mask32
 	for _, e := range excluded[1:] {
@@ -436,6 +454,9 @@ func complementCover32(excluded []uint64) []maskedValue {
 		}
 	}
 	diff := mask32 &^ common
+	if bits.OnesCount64(diff) > 8 {
+		panic("complementCover32: excluded values differ in too many bits")
+	}
 	// Enumerate every pattern over the diff bits (subsets of diff).
 	for p := uint64(0); ; p = (p - diff) & diff {
 		taken := false
