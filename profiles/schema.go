@@ -80,7 +80,10 @@ type App struct {
 type BindMode string
 
 const (
+	// BindRO mounts the source read-only (the default when Mode is empty).
 	BindRO BindMode = "ro"
+	// BindRW mounts the source read-write. Loosens isolation: the app can
+	// change host files.
 	BindRW BindMode = "rw"
 )
 
