@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // Policy names accepted by Options.Policy.
@@ -42,13 +41,25 @@ type Options struct {
 	InitChecksNewUser bool
 }
 
-// Errno values the policies return. Spelled as uint because that is the
-// type of specs.LinuxSeccomp{,Syscall}.ErrnoRet.
+// Errno values the policies return (Linux numbering, spelled out so the data
+// part builds for any GOOS). uint because that is the type of
+// specs.LinuxSeccomp{,Syscall}.ErrnoRet.
 const (
-	errEPERM           = uint(unix.EPERM)           // 1
-	errENOSYS          = uint(unix.ENOSYS)          // 38
-	errEAFNOSUPPORT    = uint(unix.EAFNOSUPPORT)    // 97
-	errEPROTONOSUPPORT = uint(unix.EPROTONOSUPPORT) // 93
+	errEPERM           uint = 1
+	errENOSYS          uint = 38
+	errEPROTONOSUPPORT uint = 93
+	errEAFNOSUPPORT    uint = 97
+)
+
+// Linux clone(2) namespace flags.
+const (
+	cloneNEWNS     = 0x00020000
+	cloneNEWCGROUP = 0x02000000
+	cloneNEWUTS    = 0x04000000
+	cloneNEWIPC    = 0x08000000
+	cloneNEWUSER   = 0x10000000
+	cloneNEWPID    = 0x20000000
+	cloneNEWNET    = 0x40000000
 )
 
 // ioctl commands that must never reach a tty. The kernel truncates the ioctl
@@ -64,8 +75,8 @@ const (
 // CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET.
 // CLONE_NEWTIME (0x80) overlaps CSIGNAL and can only be used through clone3
 // and unshare, both of which are denied outright.
-const cloneNSFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+const cloneNSFlags = cloneNEWNS | cloneNEWCGROUP | cloneNEWUTS |
+	cloneNEWIPC | cloneNEWUSER | cloneNEWPID | cloneNEWNET // 0x7E020000
 
 // Personality values a sandboxed app may set: PER_LINUX, and 0xffffffff,
 // which only queries the current persona. Docker also allows PER_LINUX32
@@ -298,7 +309,7 @@ func Build(o Options) (*specs.LinuxSeccomp, error) {
 // nsFlags is the set of clone flags this filter denies.
 func nsFlags(o Options) uint64 {
 	if o.InitChecksNewUser {
-		return cloneNSFlags &^ unix.CLONE_NEWUSER
+		return cloneNSFlags &^ cloneNEWUSER
 	}
 	return cloneNSFlags
 }
@@ -377,12 +388,13 @@ func cloneDenies(flags uint64) []specs.LinuxSyscall {
 	return r
 }
 
-// Socket families (see <sys/socket.h>).
+// Socket families (see <sys/socket.h>) and the one netlink protocol allowed.
 const (
-	afUNIX    = unix.AF_UNIX    // 1
-	afINET    = unix.AF_INET    // 2
-	afINET6   = unix.AF_INET6   // 10
-	afNETLINK = unix.AF_NETLINK // 16
+	afUNIX       = 1
+	afINET       = 2
+	afINET6      = 10
+	afNETLINK    = 16
+	netlinkROUTE = 0
 )
 
 // socketRules implements the socket-family allowlist (security suite case
@@ -412,14 +424,14 @@ func socketRules(network, withAllow bool) []specs.LinuxSyscall {
 	if withAllow {
 		for _, f := range allowed {
 			if f == afNETLINK {
-				r = append(r, withArgs(allow("socket"), eq(0, f), eq(2, unix.NETLINK_ROUTE)))
+				r = append(r, withArgs(allow("socket"), eq(0, f), eq(2, netlinkROUTE)))
 				continue
 			}
 			r = append(r, withArgs(allow("socket"), eq(0, f)))
 		}
 		r = append(r, withArgs(allow("socketpair"), eq(0, afUNIX)))
 	}
-	r = append(r, withArgs(deny(errEPROTONOSUPPORT, "socket"), eq(0, afNETLINK), ne(2, unix.NETLINK_ROUTE)))
+	r = append(r, withArgs(deny(errEPROTONOSUPPORT, "socket"), eq(0, afNETLINK), ne(2, netlinkROUTE)))
 	next := uint64(0)
 	for _, f := range allowed {
 		for ; next < f; next++ {

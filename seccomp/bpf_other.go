@@ -1,0 +1,16 @@
+//go:build !(linux && cgo && seccomp)
+
+package seccomp
+
+import (
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExportBPF always returns ErrUnsupported in this build: compiling a filter
+// needs libseccomp, which is only linked into Linux builds with cgo and
+// -tags seccomp (see bpf_linux.go). Nothing is written to w.
+func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
+	return ErrUnsupported
+}
