@@ -10,7 +10,18 @@
 // kills every process of the sandbox and exits. As PID 1, its exit makes the
 // kernel kill whatever is left in the namespace.
 //
-// Usage (inside the sandbox only): nixbox-init -- PROGRAM [ARGS...]
+// Usage (inside the sandbox only):
+//
+//	nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]
+//
+// libcontainer runs nixbox-init as root of the sandbox's user namespace (U1),
+// which maps 0 to the invoking user and nothing else, without capabilities.
+// nixbox-init starts the app in a second user namespace (U2), nested in U1,
+// that maps UID/GID to U1's 0: the app runs with the invoking user's own
+// uid and gid, and is not root anywhere. Creating U2 needs clone with
+// CLONE_NEWUSER, so the spec's seccomp filter leaves that one flag to
+// nixbox-init, which adds a second filter in U2 that denies it before the
+// app's execve (filters stack: the app is bound by both).
 //
 // It is built static with CGO_ENABLED=0, so it needs nothing from the
 // sandbox's filesystem. It holds no host file descriptors besides the watch
@@ -22,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -47,13 +59,16 @@ func fail(code int, format string, args ...any) int {
 }
 
 func run(args []string) int {
-	if len(args) < 3 || args[1] != "--" {
-		return fail(exitInitError, "nixbox-init: usage: nixbox-init -- PROGRAM [ARGS...]")
+	if len(args) > 1 && args[1] == "--stage2" {
+		return stage2(args[2:])
+	}
+	uid, gid, argv, ok := parseArgs(args[1:])
+	if !ok {
+		return fail(exitInitError, "nixbox-init: usage: nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]")
 	}
 	if os.Getpid() != 1 {
 		return fail(exitInitError, "nixbox-init: must run as PID 1 of a sandbox")
 	}
-	argv := args[2:]
 
 	// Every descriptor above stderr, except the watch pipe, is closed-on-exec
 	// so the app inherits only 0, 1 and 2 (CVE-2024-21626: a leaked fd is a
@@ -81,16 +96,22 @@ func run(args []string) int {
 			Ctty:       0,
 		},
 	}
-	pid, err := syscall.ForkExec(argv[0], argv, attr)
+	// The app's user namespace U2: uid and gid map to U1's 0 (the
+	// invoking user); setgroups is denied, as an unprivileged map needs.
+	attr.Sys.Cloneflags = unix.CLONE_NEWUSER
+	attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: 0, Size: 1}}
+	attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: 0, Size: 1}}
+	attr.Sys.GidMappingsEnableSetgroups = false
+	stage2Argv := append([]string{"nixbox-init", "--stage2", "--"}, argv...)
+	pid, err := syscall.ForkExec("/proc/self/exe", stage2Argv, attr)
 	if err != nil {
-		switch {
-		case errors.Is(err, syscall.ENOENT):
-			return fail(exitNotFound, "%s: command not found in the sandbox", argv[0])
-		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EISDIR):
-			return fail(exitNotExecutable, "%s: cannot execute: %v", argv[0], err)
-		default:
-			return fail(exitInitError, "starting %s: %v", argv[0], err)
-		}
+		return fail(exitInitError, "starting the app's user namespace: %v", err)
+	}
+	// CAP_SETFCAP was needed only to write U2's maps (the kernel asks for
+	// it to map U1's uid 0, the invoking user). Drop it now.
+	if err := dropCaps(); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return fail(exitInitError, "dropping capabilities: %v", err)
 	}
 
 	if watching {
@@ -147,6 +168,51 @@ func run(args []string) int {
 		_ = unix.Kill(-1, unix.SIGKILL)
 		return code
 	}
+}
+
+func parseArgs(a []string) (uid, gid int, argv []string, ok bool) {
+	if len(a) < 6 || a[0] != "--uid" || a[2] != "--gid" || a[4] != "--" {
+		return 0, 0, nil, false
+	}
+	var err1, err2 error
+	uid, err1 = strconv.Atoi(a[1])
+	gid, err2 = strconv.Atoi(a[3])
+	if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return 0, 0, nil, false
+	}
+	return uid, gid, a[5:], true
+}
+
+// stage2 runs in the app's user namespace as the app's uid, without
+// capabilities (they are cleared by the execve that started it). It adds
+// the filter that denies new user namespaces, then becomes the app.
+func stage2(a []string) int {
+	if len(a) < 2 || a[0] != "--" {
+		return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
+	}
+	argv := a[1:]
+	// The creator of a user namespace holds every capability in it; with
+	// no_new_privs an execve keeps at most what we hold now, so clearing
+	// the sets here leaves the app none.
+	if err := dropCaps(); err != nil {
+		return fail(exitInitError, "dropping capabilities: %v", err)
+	}
+	if err := denyNewUserns(); err != nil {
+		// Fail closed: never exec the app without the filter.
+		return fail(exitInitError, "installing the user-namespace seccomp filter: %v", err)
+	}
+	err := syscall.Exec(argv[0], argv, os.Environ())
+	if os.Getenv("NIXBOX_INIT_DEBUG") != "" {
+		_, serr := os.Stat(argv[0])
+		fmt.Fprintf(os.Stderr, "debug: exec %s: %v; stat: %v; uid %d\n", argv[0], err, serr, os.Getuid())
+	}
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return fail(exitNotFound, "%s: command not found in the sandbox", argv[0])
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EISDIR):
+		return fail(exitNotExecutable, "%s: cannot execute: %v", argv[0], err)
+	}
+	return fail(exitInitError, "starting %s: %v", argv[0], err)
 }
 
 func isPipe(fd int) bool {

@@ -82,11 +82,15 @@ func Default(root string) *specs.Spec {
 		Version:  specs.Version,
 		Hostname: "nixbox",
 		Process: &specs.Process{
-			// No capabilities in any set (CVE-2022-29162: never leave
-			// inheritable caps behind).
+			// nixbox-init alone starts with CAP_SETFCAP in the sandbox's
+			// user namespace: the kernel asks for it to map that
+			// namespace's uid 0 (the invoking user) into the app's nested
+			// namespace. nixbox-init drops it right after, and the app
+			// runs with no capability in any set. Inheritable and ambient
+			// stay empty (CVE-2022-29162).
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding: []string{}, Effective: []string{}, Inheritable: []string{},
-				Permitted: []string{}, Ambient: []string{},
+				Bounding: []string{"CAP_SETFCAP"}, Effective: []string{"CAP_SETFCAP"},
+				Permitted: []string{"CAP_SETFCAP"}, Inheritable: []string{}, Ambient: []string{},
 			},
 			NoNewPrivileges: true,
 			Cwd:             "/",
@@ -156,13 +160,13 @@ func Build(in Input) (*Plan, error) {
 	s := Default(in.Rootfs)
 
 	network := p.Network.Mode == profiles.NetworkHost
-	sc, err := seccomp.Build(seccomp.Options{Policy: p.Seccomp.Policy, Network: network})
+	sc, err := seccomp.Build(seccomp.Options{Policy: p.Seccomp.Policy, Network: network, InitChecksNewUser: true})
 	if err != nil {
 		return nil, fmt.Errorf("%w: seccomp: %w", ErrBuild, err)
 	}
 
 	opts := []Opt{
-		WithArgs(append([]string{InitPath, "--"}, in.Argv...)...),
+		WithArgs(append([]string{InitPath, "--uid", strconv.Itoa(env.UID), "--gid", strconv.Itoa(env.GID), "--"}, in.Argv...)...),
 		WithIDMap(env.UID, env.GID),
 		WithTerminal(env.Terminal),
 		WithCwd(env.Home),
@@ -195,8 +199,8 @@ func Build(in Input) (*Plan, error) {
 			size = "256M"
 		}
 		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "tmpfs", Source: "tmpfs",
-			Options: []string{"nosuid", "nodev", "mode=700", "size=" + strings.ToLower(size),
-				"uid=" + strconv.Itoa(env.UID), "gid=" + strconv.Itoa(env.GID)}}))
+			// Owned by the sandbox's root, which is the invoking user.
+			Options: []string{"nosuid", "nodev", "mode=700", "size=" + strings.ToLower(size)}}))
 	}
 
 	// Profile binds and tmpfs, parents before children.

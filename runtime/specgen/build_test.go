@@ -164,13 +164,26 @@ func checkInvariants(t *testing.T, s *specs.Spec) {
 	if !s.Root.Readonly {
 		t.Error("root is writable")
 	}
+	// Only nixbox-init's CAP_SETFCAP, which it drops before the app runs;
+	// never inheritable or ambient caps, never CAP_SYS_ADMIN.
 	c := s.Process.Capabilities
-	if c == nil || len(c.Bounding)+len(c.Effective)+len(c.Permitted)+len(c.Inheritable)+len(c.Ambient) != 0 {
-		t.Errorf("capabilities not empty: %+v", c)
+	if c == nil || len(c.Inheritable)+len(c.Ambient) != 0 {
+		t.Errorf("inheritable or ambient capabilities: %+v", c)
 	}
-	if len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].Size != 1 ||
-		s.Linux.UIDMappings[0].ContainerID != s.Linux.UIDMappings[0].HostID {
-		t.Errorf("uid map is not a single identity mapping: %+v", s.Linux.UIDMappings)
+	for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
+		if len(set) > 1 || (len(set) == 1 && set[0] != "CAP_SETFCAP") {
+			t.Errorf("capabilities beyond nixbox-init's CAP_SETFCAP: %+v", c)
+		}
+	}
+	// Exactly one id is mapped: the sandbox's 0 is the invoking user
+	// (nixbox-init maps it back to the user's own uid for the app).
+	for _, m := range [][]specs.LinuxIDMapping{s.Linux.UIDMappings, s.Linux.GIDMappings} {
+		if len(m) != 1 || m[0].Size != 1 || m[0].ContainerID != 0 {
+			t.Errorf("id map is not a single mapping of 0: %+v", m)
+		}
+	}
+	if a := s.Process.Args; len(a) < 6 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" {
+		t.Errorf("process does not start with nixbox-init and the ids: %v", a)
 	}
 	if s.Linux.Seccomp == nil {
 		t.Fatal("no seccomp filter")

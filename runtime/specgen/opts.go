@@ -61,16 +61,20 @@ func WithEnv(env map[string]string) Opt {
 	}
 }
 
-// WithIDMap maps uid and gid to themselves in a new user namespace, with
-// size 1: the app runs as the invoking user, never as a root that owns
-// other host ids.
+// WithIDMap maps the sandbox's uid and gid 0 to the invoking user's uid
+// and gid, one id each, in a new user namespace (U1). libcontainer needs a
+// mapped root: it owns the device nodes and the start fifo. nixbox-init
+// runs there as that root without capabilities, and starts the app in a
+// second, nested user namespace (U2) that maps uid and gid back to U1's 0,
+// so the app runs as the invoking user's own uid and gid, never as root,
+// and no other host id is ever mapped.
 func WithIDMap(uid, gid int) Opt {
 	return func(s *specs.Spec) error {
 		l := ensureLinux(s)
-		l.UIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(uid), HostID: uint32(uid), Size: 1}}
-		l.GIDMappings = []specs.LinuxIDMapping{{ContainerID: uint32(gid), HostID: uint32(gid), Size: 1}}
+		l.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(uid), Size: 1}}
+		l.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(gid), Size: 1}}
 		p := ensureProcess(s)
-		p.User = specs.User{UID: uint32(uid), GID: uint32(gid)}
+		p.User = specs.User{UID: 0, GID: 0}
 		return nil
 	}
 }
