@@ -258,4 +258,3 @@ func skipOrFail(t *testing.T, reason string) {
 	}
 	t.Skipf("SKIP (loud): %s", reason)
 }
-
