@@ -232,7 +232,8 @@ func TestHomePersists(t *testing.T) {
 	})
 }
 
-// sandboxPids returns host pids whose command line contains marker,
+// sandboxPids returns host pids whose command line starts with marker (so
+// nixbox's own command line, which contains it later, does not count),
 // ignoring zombies.
 func sandboxPids(marker string) []int {
 	var pids []int
@@ -243,7 +244,7 @@ func sandboxPids(marker string) []int {
 			continue
 		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(strings.ReplaceAll(string(cmd), "\x00", " "), marker) {
+		if err != nil || !strings.HasPrefix(strings.ReplaceAll(string(cmd), "\x00", " "), marker) {
 			continue
 		}
 		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -260,12 +261,13 @@ func sandboxPids(marker string) []int {
 func TestKill9LeavesNothing(t *testing.T) {
 	forEach(t, func(t *testing.T, r runner) {
 		marker := strconv.Itoa(900000 + int(time.Now().UnixNano()%99999))
-		c := r.cmd(t.Context(), "run", "--profile", "default", bin(t, "COREUTILS", "sleep"), marker)
+		sleep := bin(t, "COREUTILS", "sleep")
+		c := r.cmd(t.Context(), "run", "--profile", "default", sleep, marker)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(20 * time.Second)
-		for len(sandboxPids("sleep "+marker)) == 0 {
+		for len(sandboxPids(sleep+" "+marker)) == 0 {
 			if time.Now().After(deadline) {
 				_ = c.Process.Kill()
 				t.Fatalf("the sandboxed sleep never started")
@@ -276,7 +278,7 @@ func TestKill9LeavesNothing(t *testing.T) {
 		_ = c.Wait()
 		deadline = time.Now().Add(10 * time.Second)
 		for {
-			left := sandboxPids("sleep " + marker)
+			left := sandboxPids(sleep + " " + marker)
 			if len(left) == 0 {
 				break
 			}
