@@ -147,7 +147,17 @@ func flagErr(fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return usageErr("", "see `nixbox --help`")
 	}
-	return usageErr("", "%s", strings.TrimPrefix(msg, "invalid value "))
+	if errors.Is(err, errOnce) {
+		// "invalid value "b" for flag -profile: only allowed once"
+		if i := strings.Index(msg, "for flag -"); i >= 0 {
+			name, _, _ := strings.Cut(msg[i+len("for flag -"):], ":")
+			return usageErr("give each flag once", "--%s: only allowed once", name)
+		}
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return usageErr("", "--%s needs a value", name)
+	}
+	return usageErr("", "%s", msg)
 }
 
 // suggest returns the candidate closest to s by edit distance, if close.

@@ -72,6 +72,12 @@ func classify(err error, isRun bool) (int, string) {
 			return exitLauncher, ce.hint
 		}
 		return exitUsage, ce.hint
+	case errors.Is(err, appres.ErrOutsideStore):
+		hint := "install the app with Nix (nix profile install, home-manager, NixOS), or give a /nix/store path"
+		if isRun {
+			return exitNotFound, hint
+		}
+		return fail, hint
 	case errors.Is(err, appres.ErrCommandNotFound), errors.Is(err, closure.ErrNotInClosure):
 		if isRun {
 			return exitNotFound, "the command must be a program inside the app's Nix closure"
@@ -82,14 +88,18 @@ func classify(err error, isRun bool) (int, string) {
 			return exitNotExecutable, "check the file's mode, or set app.command to the right program"
 		}
 		return fail, ""
-	case errors.As(err, &pe):
-		return fail, pe.Hint
 	case errors.As(err, &he):
 		return fail, he.Hint
+	case errors.As(err, &pe) && pe.Hint != "":
+		return fail, pe.Hint
 	case errors.Is(err, profiles.ErrNotFound):
 		return fail, "`nixbox profiles` lists the available profiles"
 	case errors.Is(err, profiles.ErrUnsafe):
 		return fail, "profile files must be owned by you or root and not writable by others (chmod go-w FILE)"
+	case errors.Is(err, profiles.ErrNotSupported):
+		return fail, "remove the key, or use a nixbox version that enforces it"
+	case errors.As(err, &pe):
+		return fail, ""
 	case errors.Is(err, closure.ErrPathInvalid):
 		return fail, "build or realise the package first (nix-build / nix-store -r), or check the path"
 	case errors.Is(err, closure.ErrDBUnavailable):
