@@ -147,7 +147,7 @@ func flagErr(fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return usageErr("", "see `nixbox --help`")
 	}
-	if errors.Is(err, errOnce) {
+	if strings.HasSuffix(msg, ": "+errOnce.Error()) { // flag wraps with %v
 		// "invalid value "b" for flag -profile: only allowed once"
 		if i := strings.Index(msg, "for flag -"); i >= 0 {
 			name, _, _ := strings.Cut(msg[i+len("for flag -"):], ":")
