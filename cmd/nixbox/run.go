@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/rootfs"
@@ -73,5 +72,3 @@ func randomID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-var _ = os.Stdin

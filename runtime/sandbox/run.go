@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/configs"
 	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -189,7 +188,6 @@ func newConsole(o Options, proc *libcontainer.Process) (*consoleIO, error) {
 }
 
 func (ci *consoleIO) start() error {
-	ci.o.Stdin.Fd()
 	if ci.o.Stdin == nil || ci.o.Stdout == nil {
 		return fmt.Errorf("%w: a terminal needs stdin and stdout", ErrStart)
 	}
@@ -265,5 +263,3 @@ func recvFile(sock *os.File) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
 }
-
-var _ = configs.Config{}

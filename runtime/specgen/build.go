@@ -28,6 +28,8 @@ type Bind struct {
 	RW     bool
 	// Key is the profile key it came from, for warnings.
 	Key string
+	// Unsafe is the profile's reason for an escape-equivalent source.
+	Unsafe string
 }
 
 // Input is everything Build needs. It holds no host handles: the same Input
@@ -206,6 +208,10 @@ func Build(in Input) (*Plan, error) {
 	// Profile binds and tmpfs, parents before children.
 	var extra []specs.Mount
 	for _, b := range in.Binds {
+		if b.Unsafe != "" {
+			plan.Warnings = append(plan.Warnings, Warning{Key: b.Key,
+				Msg: fmt.Sprintf("unsafe bind of %s acknowledged: %s", b.Source, b.Unsafe)})
+		}
 		mode := "ro"
 		if b.RW {
 			mode = "rw"
@@ -250,7 +256,7 @@ func Build(in Input) (*Plan, error) {
 		return nil, err
 	}
 	plan.Spec = s
-	plan.Rootfs = append(etcFiles(env, network), plan.Rootfs...)
+	plan.Rootfs = append(etcFiles(env), plan.Rootfs...)
 	return plan, nil
 }
 
@@ -301,7 +307,7 @@ func buildEnv(in Input) (map[string]string, []Warning, error) {
 }
 
 // etcFiles synthesizes /etc with only the invoking user and group.
-func etcFiles(env hostenv.Env, network bool) []rootfs.Entry {
+func etcFiles(env hostenv.Env) []rootfs.Entry {
 	uid, gid := strconv.Itoa(env.UID), strconv.Itoa(env.GID)
 	passwd := env.User + ":x:" + uid + ":" + gid + "::" + env.Home + ":/.nixbox/no-shell\n"
 	group := env.Group + ":x:" + gid + ":\n"

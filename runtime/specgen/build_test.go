@@ -2,6 +2,7 @@ package specgen
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"flag"
 	"os"
@@ -294,6 +295,33 @@ func TestOptsNilSafe(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if err := o(&specs.Spec{}); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestExpandedPathsRechecked: a home path written out in full, or a
+// variable expanding onto a reserved place, is caught after expansion.
+func TestExpandedPathsRechecked(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"full-home-ssh", "version = 1\n[filesystem]\nro = [\"/home/alice/.ssh\"]\n"},
+		{"full-home-whole", "version = 1\n[filesystem]\nrw = [\"/home/alice\"]\n"},
+		{"xdg-onto-proc", "version = 1\n[filesystem]\nro = [\"$XDG_DOWNLOAD_DIR\"]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := profiles.Parse("x.toml", []byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			env := testEnv()
+			env.Vars = map[string]string{"XDG_DOWNLOAD_DIR": "/proc/self"}
+			_, err = ExpandBinds(p, env)
+			var pe *profiles.Error
+			if !errors.As(err, &pe) || pe.Key == "" || pe.Line == 0 {
+				t.Fatalf("ExpandBinds = %v, want a positioned *profiles.Error", err)
 			}
 		})
 	}
