@@ -3,7 +3,9 @@
 package integration
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -347,4 +349,41 @@ func TestSpecBundleRunsUnderRunc(t *testing.T) {
 	if err != nil || string(out) != "from runc\n" {
 		t.Fatalf("runc run: %v\n%s", err, out)
 	}
+}
+
+// TestSignalsForwarded: SIGTERM sent to nixbox reaches the app (which
+// handles it), and its exit status comes back.
+func TestSignalsForwarded(t *testing.T) {
+	forEach(t, func(t *testing.T, r runner) {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		c := r.cmd(ctx, "run", "--profile", "default", bin(t, "BASH", "bash"), "-c",
+			`trap 'echo got-term; exit 3' TERM; echo ready; while :; do read -t 0.05 x; done`)
+		var out strings.Builder
+		stdout, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdin, _ := c.StdinPipe() // an open, silent stdin
+		defer stdin.Close()
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, _ := stdout.Read(buf)
+		if !strings.Contains(string(buf[:n]), "ready") {
+			t.Fatalf("app did not start: %q", buf[:n])
+		}
+		_ = c.Process.Signal(syscall.SIGTERM)
+		rest, _ := io.ReadAll(stdout)
+		out.Write(rest)
+		err = c.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != 3 || !strings.Contains(out.String(), "got-term") {
+			t.Fatalf("SIGTERM not forwarded: exit %d, output %q", code, out.String())
+		}
+	})
 }
