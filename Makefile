@@ -35,6 +35,7 @@ lint: ## gofmt, go vet, and the cgo-free build of the pure packages
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags seccomp ./...
 	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
+	@if command -v nix-instantiate >/dev/null; then nix-instantiate --parse flake.nix >/dev/null; fi
 
 unit: ## hermetic unit, golden and fuzz-seed tests
 	$(GO) test -tags seccomp -count=1 ./...
