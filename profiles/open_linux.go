@@ -25,6 +25,10 @@ func readProfile(dir, base string, uid int) (data []byte, full string, err error
 	full = filepath.Join(dir, base)
 	dfd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			// Name what the user asked for, not its directory.
+			return nil, full, openErr(full, "file", err)
+		}
 		return nil, full, openErr(dir, "directory", err)
 	}
 	defer syscall.Close(dfd)

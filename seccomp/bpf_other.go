@@ -14,3 +14,11 @@ import (
 func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
 	return ErrUnsupported
 }
+
+// Compile always returns ErrUnsupported in this build (see ExportBPF).
+func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
+	return nil, ErrUnsupported
+}
+
+// CompilerID is empty in this build: there is no compiler.
+func CompilerID() string { return "" }

@@ -31,14 +31,6 @@ type Options struct {
 	// It loosens isolation only together with a network-on backend; the
 	// spec's network namespace is decided elsewhere.
 	Network bool
-	// InitChecksNewUser leaves the CLONE_NEWUSER flag of clone(2) out of
-	// this filter, because nixbox-init enforces it with a second, stacked
-	// filter: nixbox-init itself must clone once with CLONE_NEWUSER to put
-	// the app in its own user namespace (its uid mapped to itself), and
-	// then installs a filter denying that flag before the app's execve.
-	// The app is bound by both filters, so it gets exactly the policy.
-	// Every other namespace flag, and unshare/setns, stay denied here.
-	InitChecksNewUser bool
 }
 
 // Errno values the policies return (Linux numbering, spelled out so the data
@@ -293,25 +285,17 @@ func Build(o Options) (*specs.LinuxSeccomp, error) {
 			DefaultAction:   specs.ActErrno,
 			DefaultErrnoRet: &eperm,
 			Architectures:   []specs.Arch{specs.ArchX86_64},
-			Syscalls:        strictRules(o.Network, nsFlags(o)),
+			Syscalls:        strictRules(o.Network, cloneNSFlags),
 		}, nil
 	case PolicyCompat:
 		return &specs.LinuxSeccomp{
 			DefaultAction: specs.ActAllow,
 			Architectures: []specs.Arch{specs.ArchX86_64},
-			Syscalls:      compatRules(o.Network, nsFlags(o)),
+			Syscalls:      compatRules(o.Network, cloneNSFlags),
 		}, nil
 	default:
 		return nil, fmt.Errorf("seccomp policy %q: %w", o.Policy, ErrUnknownPolicy)
 	}
-}
-
-// nsFlags is the set of clone flags this filter denies.
-func nsFlags(o Options) uint64 {
-	if o.InitChecksNewUser {
-		return cloneNSFlags &^ cloneNEWUSER
-	}
-	return cloneNSFlags
 }
 
 func strictRules(network bool, cloneFlags uint64) []specs.LinuxSyscall {

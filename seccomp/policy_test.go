@@ -506,33 +506,3 @@ func TestNames(t *testing.T) {
 		t.Errorf("strict allows %d names, want 302; update the count and the report", len(strict))
 	}
 }
-
-// TestInitChecksNewUser: the option only lets clone(CLONE_NEWUSER) through
-// this filter (nixbox-init's stacked filter denies it for the app); every
-// other namespace flag, unshare and setns stay denied.
-func TestInitChecksNewUser(t *testing.T) {
-	t.Parallel()
-	for _, p := range []string{PolicyStrict, PolicyCompat} {
-		s := mustBuild(t, Options{Policy: p, InitChecksNewUser: true})
-		for _, tc := range []struct {
-			call call
-			want outcome
-		}{
-			{c("clone", unix.CLONE_NEWUSER|uint64(unix.SIGCHLD)), allowed},
-			{c("clone", uint64(unix.SIGCHLD)), allowed},
-			{c("clone", unix.CLONE_NEWUSER|unix.CLONE_NEWNS), errno(errEPERM)},
-			{c("clone", unix.CLONE_NEWNET), errno(errEPERM)},
-			{c("clone", unix.CLONE_NEWPID), errno(errEPERM)},
-			{c("unshare", unix.CLONE_NEWUSER), errno(errEPERM)},
-			{c("setns", 0, unix.CLONE_NEWUSER), errno(errEPERM)},
-			{c("clone3", 1, 88), errno(errENOSYS)},
-		} {
-			for _, skip := range []bool{true, false} {
-				got, err := evaluate(s, tc.call.name, tc.call.args, skip)
-				if err != nil || got != tc.want {
-					t.Errorf("%s: %s%#x = %v, %v; want %v", p, tc.call.name, tc.call.args[:2], got, err, tc.want)
-				}
-			}
-		}
-	}
-}

@@ -1,67 +1,51 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// The stage-2 filter, in classic BPF. It is small enough to write by hand,
-// so nixbox-init stays static and free of libseccomp:
-//
-//	arch != x86_64                      -> kill process (no other ABI)
-//	nr >= 0x40000000 (x32)              -> kill process
-//	nr == clone && (arg0 & CLONE_NEWUSER, low 32 bits) != 0 -> EPERM
-//	anything else                       -> allow (the spec's filter decides)
-//
-// The compare uses only the low 32 bits of clone's flags, as the kernel
-// does (CVE-2019-10063 was a 64-bit compare that high bits bypassed).
-const (
-	offNr     = 0  // offsetof(struct seccomp_data, nr)
-	offArch   = 4  // offsetof(struct seccomp_data, arch)
-	offArg0Lo = 16 // offsetof(struct seccomp_data, args[0]), low half on little-endian
-)
+// maxInstructions is the kernel's limit on a classic-BPF program.
+const maxInstructions = 4096
 
-func stmt(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
-func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
-	return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
-}
-
-func userNSFilter() []unix.SockFilter {
-	const (
-		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
-		ret  = unix.BPF_RET | unix.BPF_K
-	)
-	return []unix.SockFilter{
-		stmt(ld, offArch),                                    // 0
-		jump(jeq, unix.AUDIT_ARCH_X86_64, 1, 0),              // 1
-		stmt(ret, unix.SECCOMP_RET_KILL_PROCESS),             // 2
-		stmt(ld, offNr),                                      // 3
-		jump(jge, 0x40000000, 0, 1),                          // 4: x32
-		stmt(ret, unix.SECCOMP_RET_KILL_PROCESS),             // 5
-		jump(jeq, unix.SYS_CLONE, 0, 3),                      // 6
-		stmt(ld, offArg0Lo),                                  // 7
-		jump(jset, unix.CLONE_NEWUSER, 0, 1),                 // 8
-		stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM)), // 9
-		stmt(ret, unix.SECCOMP_RET_ALLOW),                    // 10
+// loadFilter reads a compiled seccomp program (host byte order struct
+// sock_filter records) and installs it on every thread, with no_new_privs.
+func loadFilter(path string) error {
+	prog, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
-}
-
-// denyNewUserns installs userNSFilter on every thread of the process.
-func denyNewUserns() error {
+	n := len(prog) / 8
+	if len(prog)%8 != 0 || n == 0 || n > maxInstructions {
+		return fmt.Errorf("%d bytes is not a BPF program of 1..%d instructions", len(prog), maxInstructions)
+	}
+	ins := make([]unix.SockFilter, n)
+	for i := range ins {
+		b := prog[8*i:]
+		ins[i] = unix.SockFilter{
+			Code: uint16(b[0]) | uint16(b[1])<<8,
+			Jt:   b[2],
+			Jf:   b[3],
+			K:    uint32(b[4]) | uint32(b[5])<<8 | uint32(b[6])<<16 | uint32(b[7])<<24,
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	f := userNSFilter()
-	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
-	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	fprog := unix.SockFprog{Len: uint16(n), Filter: &ins[0]}
+	// TSYNC: the Go runtime's other threads get the filter too.
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
 		return errno
+	}
+	if r != 0 {
+		return errors.New("a thread could not be synchronized to the filter")
 	}
 	return nil
 }

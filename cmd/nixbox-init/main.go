@@ -18,10 +18,15 @@
 // which maps 0 to the invoking user and nothing else, without capabilities.
 // nixbox-init starts the app in a second user namespace (U2), nested in U1,
 // that maps UID/GID to U1's 0: the app runs with the invoking user's own
-// uid and gid, and is not root anywhere. Creating U2 needs clone with
-// CLONE_NEWUSER, so the spec's seccomp filter leaves that one flag to
-// nixbox-init, which adds a second filter in U2 that denies it before the
-// app's execve (filters stack: the app is bound by both).
+// uid and gid, and is not root anywhere.
+//
+// The app's seccomp filter is compiled by nixbox (cached per policy hash)
+// and bound read-only at /.nixbox/seccomp.bpf. nixbox-init loads it in the
+// app's process, after dropping every capability and right before the
+// app's execve, so no runtime has to compile it at every start and the app
+// never runs unfiltered: if the filter cannot be loaded, the app does not
+// start (exit 125). nixbox-init itself runs unfiltered; it is the only code
+// in the sandbox before the app, and it needs clone(CLONE_NEWUSER) once.
 //
 // It is built static with CGO_ENABLED=0, so it needs nothing from the
 // sandbox's filesystem. It holds no host file descriptors besides the watch
@@ -48,6 +53,10 @@ const (
 
 // watchFD is the descriptor nixbox passes as the launcher-death pipe.
 const watchFD = 3
+
+// seccompPath is the compiled filter nixbox binds into every sandbox
+// (runtime/specgen.SeccompPath).
+const seccompPath = "/.nixbox/seccomp.bpf"
 
 func main() {
 	os.Exit(run(os.Args))
@@ -197,9 +206,9 @@ func stage2(a []string) int {
 	if err := dropCaps(); err != nil {
 		return fail(exitInitError, "dropping capabilities: %v", err)
 	}
-	if err := denyNewUserns(); err != nil {
-		// Fail closed: never exec the app without the filter.
-		return fail(exitInitError, "installing the user-namespace seccomp filter: %v", err)
+	if err := loadFilter(seccompPath); err != nil {
+		// Fail closed: never exec the app without its filter.
+		return fail(exitInitError, "loading the seccomp filter %s: %v", seccompPath, err)
 	}
 	err := syscall.Exec(argv[0], argv, os.Environ())
 	if os.Getenv("NIXBOX_INIT_DEBUG") != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +13,9 @@ import (
 	"github.com/nixbox/nixbox/runtime/closure"
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/hostfs"
+	"github.com/nixbox/nixbox/runtime/seccache"
 	"github.com/nixbox/nixbox/runtime/specgen"
+	"github.com/nixbox/nixbox/seccomp"
 )
 
 // prepared is everything known about a run before anything is created.
@@ -86,6 +89,9 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: %q", closure.ErrPathInvalid, program)
 		}
+		if strings.HasSuffix(root, ".drv") {
+			return nil, fmt.Errorf("%w: %s is a derivation, not a package: build it first (nix-store -r)", closure.ErrPathInvalid, root)
+		}
 		pr.target, err = appres.Resolve(root, program, p.Name, env.Vars["PATH"])
 	} else {
 		if p.App.Package == "" {
@@ -95,6 +101,16 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		pr.target, err = appres.Resolve(p.App.Package, p.App.Command, p.Name, env.Vars["PATH"])
 	}
 	if err != nil {
+		return nil, err
+	}
+
+	// Check the binds before anything is resolved or cached: bad input
+	// fails before any side effect.
+	pr.requests, err = specgen.ExpandBinds(p, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := pr.checkBinds(false); err != nil {
 		return nil, err
 	}
 
@@ -124,10 +140,6 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		return nil, err
 	}
 
-	pr.requests, err = specgen.ExpandBinds(p, env)
-	if err != nil {
-		return nil, err
-	}
 	if p.Home.Mode == profiles.HomePersistent {
 		pr.homeDir = filepath.Join(xdgDir(env, "XDG_DATA_HOME", ".local/share"), "nixbox", p.Name, "home")
 	}
@@ -139,6 +151,15 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 			}
 		}
 	}
+	policy, err := specgen.SeccompPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	bpf, err := seccache.Get(filepath.Join(xdgDir(env, "XDG_CACHE_HOME", ".cache"), "nixbox", "seccomp"),
+		env.UID, policy, seccomp.CompilerID(), seccomp.Compile)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
+	}
 	argv := append([]string{pr.target.Exec}, p.App.Args...)
 	argv = append(argv, f.args...)
 	pr.input = specgen.Input{
@@ -149,6 +170,7 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		PathDirs:   pathDirs,
 		HomeSource: pr.homeDir,
 		HostFiles:  hostFiles,
+		SeccompBPF: bpf,
 	}
 	return pr, nil
 }
@@ -163,7 +185,13 @@ func (pr *prepared) checkBinds(create bool) error {
 			if r.Optional || (r.Create && !create) {
 				continue
 			}
-			return fmt.Errorf("%s: %w", r.Key, err)
+			pos := pr.profile.Pos[r.Key]
+			hint := ""
+			if errors.Is(err, hostfs.ErrSourceMissing) {
+				hint = "create it, or mark the bind optional = true or create = true"
+			}
+			return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
+				Msg: err.Error(), Err: err, Hint: hint}
 		}
 		pr.input.Binds = append(pr.input.Binds, r.Bind)
 	}

@@ -58,8 +58,24 @@ func cmdSpec(s *streams, args []string) error {
 			return err
 		}
 	}
+	// The bundle carries its own copy of the compiled filter, so it keeps
+	// working when the cache is cleaned.
+	bpf, err := os.ReadFile(pr.input.SeccompBPF)
+	if err != nil {
+		return err
+	}
+	pr.input.SeccompBPF = filepath.Join(dir, "seccomp.bpf")
+	if err := os.WriteFile(pr.input.SeccompBPF, bpf, 0o600); err != nil {
+		return err
+	}
+	if plan, err = specgen.Build(pr.input); err != nil {
+		return err
+	}
+	if data, err = json.MarshalIndent(plan.Spec, "", "  "); err != nil {
+		return err
+	}
 	if err := rootfs.Write(filepath.Join(dir, "rootfs"), plan.Rootfs); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600)
+	return os.WriteFile(filepath.Join(dir, "config.json"), append(data, '\n'), 0o600)
 }

@@ -76,6 +76,8 @@ func buildCase(t *testing.T, name string) *Plan {
 		Argv:     []string{app + "/bin/hello", "--greeting", "hi"},
 		PathDirs: []string{app + "/bin"},
 		Binds:    binds,
+		// A fixed path: the cache is host state.
+		SeccompBPF: "/home/alice/.cache/nixbox/seccomp/0123abcd.bpf",
 	}
 	if p.Home.Mode == profiles.HomePersistent {
 		in.HomeSource = "/home/alice/.local/share/nixbox/" + name + "/home"
@@ -111,6 +113,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			plan := buildCase(t, name)
 			checkInvariants(t, plan.Spec)
+			checkPolicy(t, plan.Seccomp)
 			got := marshal(t, plan)
 			golden := filepath.Join("testdata", name+".golden.json")
 			if *update {
@@ -186,21 +189,6 @@ func checkInvariants(t *testing.T, s *specs.Spec) {
 	if a := s.Process.Args; len(a) < 6 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" {
 		t.Errorf("process does not start with nixbox-init and the ids: %v", a)
 	}
-	if s.Linux.Seccomp == nil {
-		t.Fatal("no seccomp filter")
-	}
-	for _, sc := range s.Linux.Seccomp.Syscalls {
-		for _, n := range sc.Names {
-			if n != "ioctl" {
-				continue
-			}
-			for _, a := range sc.Args {
-				if a.Op == specs.OpEqualTo {
-					t.Errorf("ioctl rule with a 64-bit EQ compare (CVE-2019-10063): %+v", a)
-				}
-			}
-		}
-	}
 	for _, m := range s.Mounts {
 		d := m.Destination
 		if d == "/sys" || strings.HasPrefix(d, "/sys/") {
@@ -216,6 +204,37 @@ func checkInvariants(t *testing.T, s *specs.Spec) {
 		}
 		if m.Type == "bind" && (!has(m.Options, "nosuid") || !has(m.Options, "nodev")) {
 			t.Errorf("bind without nosuid,nodev: %+v", m)
+		}
+	}
+	// The filter is the compiled one, bound read-only where nixbox-init
+	// loads it; nixbox-init is the process.
+	found := false
+	for _, m := range s.Mounts {
+		if m.Destination == SeccompPath && m.Type == "bind" && has(m.Options, "ro") && m.Source != "" {
+			found = true
+		}
+	}
+	if !found || s.Process.Args[0] != InitPath {
+		t.Errorf("no compiled seccomp filter for nixbox-init to load")
+	}
+}
+
+// checkPolicy: the policy is there, and ioctl rules never use a 64-bit EQ.
+func checkPolicy(t *testing.T, sc *specs.LinuxSeccomp) {
+	t.Helper()
+	if sc == nil || sc.DefaultAction == "" {
+		t.Fatal("no seccomp policy")
+	}
+	for _, sc := range sc.Syscalls {
+		for _, n := range sc.Names {
+			if n != "ioctl" {
+				continue
+			}
+			for _, a := range sc.Args {
+				if a.Op == specs.OpEqualTo {
+					t.Errorf("ioctl rule with a 64-bit EQ compare (CVE-2019-10063): %+v", a)
+				}
+			}
 		}
 	}
 }

@@ -165,3 +165,14 @@ func WithStoreMounts(paths []string) Opt {
 		return nil
 	}
 }
+
+// withAnnotation records a fact about the sandbox in the spec.
+func withAnnotation(k, v string) Opt {
+	return func(s *specs.Spec) error {
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[k] = v
+		return nil
+	}
+}

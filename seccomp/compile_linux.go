@@ -1,0 +1,98 @@
+//go:build linux && cgo && seccomp
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+)
+
+// Compile turns s into the classic-BPF program nixbox-init loads right
+// before the app's execve: ExportBPF's program, preceded by the ENOSYS stub
+// that runc's patchbpf adds at load time. For a policy whose default action
+// is not "allow", every x86_64 syscall number above the highest one the
+// policy names returns ENOSYS instead of the default errno, so a libc that
+// tries a syscall newer than the list falls back to the old one. The
+// result is host byte order sock_filter records, 8 bytes each.
+func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
+	f, err := os.CreateTemp("", "nixbox-bpf-")
+	if err != nil {
+		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := ExportBPF(s, f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	prog, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
+	}
+	if len(prog) == 0 || len(prog)%8 != 0 {
+		return nil, fmt.Errorf("compiling seccomp filter: libseccomp wrote %d bytes", len(prog))
+	}
+	if s.DefaultAction == specs.ActAllow {
+		return prog, nil
+	}
+	maxNr := -1
+	for _, call := range s.Syscalls {
+		for _, name := range call.Names {
+			nr, err := libseccomp.GetSyscallFromName(name)
+			if err == nil && int(nr) > maxNr {
+				maxNr = int(nr)
+			}
+		}
+	}
+	if maxNr < 0 {
+		return prog, nil
+	}
+	stub := enosysStub(uint32(maxNr))
+	return append(stub, prog...), nil
+}
+
+// enosysStub returns ENOSYS for x86_64 numbers above maxNr and otherwise
+// falls through to the program that follows (jumps are relative, so
+// prepending does not disturb it). x32 numbers (bit 30) fall through too:
+// the program kills them as a foreign ABI.
+func enosysStub(maxNr uint32) []byte {
+	const (
+		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		jgt = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
+		ret = unix.BPF_RET | unix.BPF_K
+	)
+	ins := []unix.SockFilter{
+		{Code: ld, K: 4}, // 0: arch
+		{Code: jeq, K: unix.AUDIT_ARCH_X86_64, Jt: 0, Jf: 4}, // 1: not x86_64 -> program
+		{Code: ld, K: 0},                                             // 2: nr
+		{Code: jge, K: 0x40000000, Jt: 2, Jf: 0},                     // 3: x32 -> program
+		{Code: jgt, K: maxNr, Jt: 0, Jf: 1},                          // 4: newer than the list?
+		{Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)}, // 5
+	}
+	out := make([]byte, 0, 8*len(ins))
+	for _, in := range ins {
+		var b [8]byte
+		binary.NativeEndian.PutUint16(b[0:], in.Code)
+		b[2], b[3] = in.Jt, in.Jf
+		binary.NativeEndian.PutUint32(b[4:], in.K)
+		out = append(out, b[:]...)
+	}
+	return out
+}
+
+// CompilerID names the compiler for cache keys: the program format and the
+// linked libseccomp version.
+func CompilerID() string {
+	maj, min, mic := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("nixbox-bpf-1/libseccomp-%d.%d.%d", maj, min, mic)
+}
