@@ -194,6 +194,19 @@ let
     '';
   };
 
+  # nbx-probe: the seccomp errno probe (security suite §5, §7), linked
+  # statically with the host's libc.a, so its closure is just itself. It
+  # refuses to run outside a sandbox.
+  probe = mk {
+    name = "nbx-probe";
+    env.src = ./src/nbx-probe.c;
+    script = ''
+      cp "$src" nbx-probe.c
+      mkdir -p $out/bin
+      gcc -O2 -static -s -o $out/bin/nbx-probe nbx-probe.c
+    '';
+  };
+
   # A bash script with a bash and coreutils closure; its own closure size
   # is computed at build time from exportReferencesGraph.
   demo = mk {
@@ -287,6 +300,7 @@ let
     GLIBC = glibc; PCRE2 = pcre2; LIBSELINUX = libselinux; NCURSES = ncurses;
     COREUTILS = coreutils; BASH = bash; PYTHON3 = python3; CURL = curl;
     HELLO = hello; MEMHOG = memhog; FORKBOMB = forkbomb; DEMO = demo;
+    PROBE = probe;
     DEMO_CLOSUREINFO = demoClosureInfo;
     EVIL_SYMLINK = evilSymlink; EVIL_APP = evilApp;
     APP10 = app10; APP100 = app100; APP500 = app500;
@@ -317,5 +331,5 @@ in
 {
   inherit glibc pcre2 libselinux ncurses coreutils bash python3 python3Libs
     curl curlLibs hello memhog forkbomb demo demoClosureInfo evilSymlink
-    evilApp app10 app100 app500 index;
+    evilApp app10 app100 app500 probe index;
 }
