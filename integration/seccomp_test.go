@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -279,6 +280,9 @@ func TestSeccompSection7(t *testing.T) {
 							if w, ok := row.perCase[pol][name]; ok {
 								want = w
 							}
+							if row.name == "i386_abi" {
+								want = i386Want(t)
+							}
 							checkCase(t, got, name, want, "")
 						}
 					})
@@ -320,7 +324,7 @@ func TestSeccompProbeSubcommands(t *testing.T) {
 	forEach(t, func(t *testing.T, r runner) {
 		for _, pol := range policies {
 			t.Run(pol, func(t *testing.T) {
-				checkCase(t, probeRun(t, r, pol, "i386"), "i386-getpid", sigSYS, "")
+				checkCase(t, probeRun(t, r, pol, "i386"), "i386-getpid", i386Want(t), "")
 				x := probeRun(t, r, pol, "x32")
 				checkCase(t, x, "x32-getpid", sysOrNo, "")
 				checkCase(t, x, "x32-unshare", sysOrNo, "")
@@ -418,4 +422,37 @@ func TestSeccompFixtureAppsRunCompat(t *testing.T) {
 			t.Errorf("hello: %s", res)
 		}
 	})
+}
+
+var (
+	i386Once    sync.Once
+	i386Outcome []outcome
+)
+
+// i386Want is the §7 outcome of an i386 system call: SIGSYS, the filter's
+// bad-arch action. Some kernels have no i386 entry at all (ia32 emulation
+// disabled), and there int $0x80 faults with SIGSEGV before any filter
+// runs; the probe's host-i386-control (getpid through int $0x80, the one
+// case it runs outside a sandbox) tells which. Only then is SIGSEGV
+// accepted, and the test says so loudly: the i386 rule itself cannot be
+// observed on such a kernel.
+func i386Want(t *testing.T) []outcome {
+	t.Helper()
+	i386Once.Do(func() {
+		i386Outcome = sigSYS
+		out, err := exec.Command(bin(t, "PROBE", "nbx-probe"), "host-i386-control").Output()
+		if err != nil {
+			t.Logf("nbx-probe host-i386-control: %v", err)
+			return
+		}
+		var c probeCase
+		if json.Unmarshal(bytes.TrimSpace(out), &c) == nil && c.Errno == -1 && c.Signal == int(syscall.SIGSEGV) {
+			i386Outcome = []outcome{{signal: syscall.SIGSYS}, {signal: syscall.SIGSEGV}}
+		}
+	})
+	if len(i386Outcome) > 1 {
+		t.Logf("NOTE: this kernel has no i386 system call entry (int $0x80 faults unfiltered on the host); " +
+			"SIGSEGV is accepted for the i386 row, and the filter's i386 rule cannot be observed here")
+	}
+	return i386Outcome
 }

@@ -54,7 +54,7 @@ func TestBuiltinChoices(t *testing.T) {
 		{"default", "", NetworkNone, 0, 0, 1},
 		{"cli", "", NetworkNone, 0, 5, 2},
 		{"jq", "jq", NetworkNone, 0, 5, 3},
-		{"curl", "curl", NetworkHost, 4, 5, 3},
+		{"curl", "curl", NetworkHost, 0, 5, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

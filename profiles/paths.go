@@ -153,12 +153,13 @@ var reservedDests = []string{
 
 // IsReservedDest reports whether an absolute path inside the sandbox is
 // one nixbox provides itself: "/", "/tmp" exactly (a nixbox tmpfs; paths
-// below it are allowed), or a path equal to or under /proc, /dev, /sys,
-// /nix, /etc/passwd, /etc/group, /run/nixbox, /.nixbox or /.nixbox-info.
-// Parents other than "/" (such as /run or /etc) are not reserved: nixbox
-// mounts its own paths after the profile's. Use it again after ExpandPath.
+// below it are allowed), "/etc" exactly (a mount there would hide the
+// synthesized /etc/passwd and /etc/group, which are files in the root, not
+// mounts), or a path equal to or under /proc, /dev, /sys, /nix,
+// /etc/passwd, /etc/group, /run/nixbox, /.nixbox or /.nixbox-info. Other
+// parents (such as /run) are not reserved. Use it again after ExpandPath.
 func IsReservedDest(p string) bool {
-	if p == "/" || p == "/tmp" {
+	if p == "/" || p == "/tmp" || p == "/etc" {
 		return true
 	}
 	for _, r := range reservedDests {

@@ -4,8 +4,9 @@ package profiles
 //
 // Every field is documented with: its effect, its default, and a security
 // note. Optional fields are pointers or empty slices so that "unset" (inherit
-// from the parent profile) differs from "set to the zero value". The README's
-// profile reference is kept in sync with these comments.
+// from the parent profile) differs from "set to the zero value". The full
+// reference is docs/profiles.md, checked against the decoder and validator
+// by docsync_test.go.
 
 // Version is the only profile format version this build understands.
 const Version = 1
@@ -60,12 +61,14 @@ type App struct {
 	// Package is the app: a store path (/nix/store/<hash>-<name>), a command
 	// name looked up in PATH whose symlinks resolve into /nix/store, or
 	// "closureinfo:<file>" naming a closureInfo-style file whose first
-	// line... (see docs/profiles.md). Optional in a base profile; a run needs
-	// one unless the command line gives a store path.
+	// store path is the app's root (the closure itself is still read from
+	// the Nix database). Optional in a base profile; a run needs one unless
+	// the command line gives a store path.
 	Package string
 	// Command is the program to execute: a path relative to the package
 	// ("bin/firefox") or an absolute path inside the closure. Default: the
-	// command the package was found by, or bin/<profile name>. Security: it
+	// command the package was found by, else bin/<profile name>, else the
+	// only entry of bin/. Security: it
 	// must resolve inside the closure, or the run exits 127.
 	Command string
 	// Args are put before the arguments from the command line. Optional.
@@ -148,7 +151,7 @@ type Home struct {
 // Env is the app's environment. It starts empty except for HOME, USER,
 // LOGNAME, PATH, TERM (when a terminal is attached) and TMPDIR.
 type Env struct {
-	// Set maps names to values. Values may use the same expansion as paths.
+	// Set maps names to values. Values are used literally (no expansion).
 	Set map[string]string
 	// Pass lists host variable names copied in when set. Security: secrets
 	// (*_TOKEN, SSH_AUTH_SOCK, ...) are refused; "*" is refused.

@@ -193,6 +193,18 @@ func (pr *prepared) checkBinds(create bool) error {
 			return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
 				Msg: err.Error(), Err: err, Hint: hint}
 		}
+		// The profile rules are lexical; a bind follows symlinks. Check
+		// where the source really is (~/notes -> ~/.ssh).
+		if r.Unsafe == "" {
+			if real, err := filepath.EvalSymlinks(r.Source); err == nil && real != r.Source {
+				if bad, why := specgen.EscapeEquivalent(real, pr.env.Home); bad {
+					pos := pr.profile.Pos[r.Key]
+					return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
+						Msg:  fmt.Sprintf("source %q resolves to %q, which is sandbox-escape-equivalent (%s)", r.Source, real, why),
+						Hint: "bind the real target with unsafe = \"<reason>\" if you mean it"}
+				}
+			}
+		}
 		pr.input.Binds = append(pr.input.Binds, r.Bind)
 	}
 	if pr.homeDir != "" && create {

@@ -133,6 +133,10 @@ func (o *onceString) Set(s string) error {
 
 var errOnce = errors.New("only allowed once")
 
+// errHelp is returned when a subcommand is asked for -h/--help: the usage
+// is printed and the exit status is 0.
+var errHelp = errors.New("help requested")
+
 func flagErr(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
@@ -145,7 +149,7 @@ func flagErr(fs *flag.FlagSet, err error) error {
 		return usageErr(hint, "unknown flag --%s", strings.TrimLeft(name, "-"))
 	}
 	if errors.Is(err, flag.ErrHelp) {
-		return usageErr("", "see `nixbox --help`")
+		return errHelp
 	}
 	if strings.HasSuffix(msg, ": "+errOnce.Error()) { // flag wraps with %v
 		// "invalid value "b" for flag -profile: only allowed once"
@@ -163,8 +167,9 @@ func flagErr(fs *flag.FlagSet, err error) error {
 // suggest returns the candidate closest to s by edit distance, if close.
 func suggest(s string, candidates []string) string {
 	best, bestD := "", 3
-	sort.Strings(candidates)
-	for _, c := range candidates {
+	sorted := append([]string(nil), candidates...)
+	sort.Strings(sorted)
+	for _, c := range sorted {
 		if d := editDistance(s, c); d < bestD {
 			best, bestD = c, d
 		}

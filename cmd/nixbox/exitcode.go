@@ -50,6 +50,10 @@ func report(s *streams, err error, isRun bool) int {
 	if errors.As(err, &ae) {
 		return int(ae)
 	}
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(s.out, usageText)
+		return 0
+	}
 	code, hint := classify(err, isRun)
 	fmt.Fprintf(s.err, "nixbox: error: %s\n", sanitize(err.Error()))
 	if hint != "" {

@@ -27,7 +27,12 @@ func cmdProfiles(s *streams, args []string) error {
 		if e.Shadowed {
 			src += " (shadowed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", sanitize(e.Name), sanitize(src), sanitize(e.Description))
+		desc := e.Description
+		if e.Err != nil {
+			// Broken entries are listed, with why they cannot be used.
+			desc = "BROKEN: " + e.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", sanitize(e.Name), sanitize(src), sanitize(desc))
 	}
 	return tw.Flush()
 }
