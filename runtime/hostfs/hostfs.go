@@ -47,8 +47,11 @@ func EnsureAppHome(dataHome, profile string, uid int) (string, error) {
 	return dir, nil
 }
 
-// mkdirAllNoSymlink creates dir and its parents; an existing component
-// that is a symlink is refused.
+// mkdirAllNoSymlink creates dir and its parents. Existing symlinked
+// components are followed: they are the admin's or the user's own layout
+// (/home -> /usr/home), not something an app could have planted. The
+// per-app directories below the data dir are checked by mkdirOwned, which
+// refuses symlinks.
 func mkdirAllNoSymlink(dir string, mode os.FileMode) error {
 	cur := "/"
 	for _, c := range strings.Split(strings.TrimPrefix(dir, "/"), "/") {

@@ -65,6 +65,13 @@ func ExpandBinds(p *profiles.Profile, env hostenv.Env) ([]BindRequest, error) {
 	return out, nil
 }
 
+// EscapeEquivalent reports whether a host path (absolute, expanded) is a
+// sandbox-escape-equivalent bind source, and why. It spells paths under
+// home as "~/..." first, the form the profile rules know.
+func EscapeEquivalent(hostPath, home string) (bool, string) {
+	return profiles.EscapeEquivalent(homeRelative(hostPath, home))
+}
+
 // homeRelative spells p under home as "~/...", the form the profile rules
 // know.
 func homeRelative(p, home string) string {

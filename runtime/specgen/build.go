@@ -188,6 +188,10 @@ func Build(in Input) (*Plan, error) {
 		return nil, err
 	}
 	plan.Seccomp = sc
+	if policyName(p) != seccomp.PolicyStrict {
+		plan.Warnings = append(plan.Warnings, Warning{Key: "seccomp.policy",
+			Msg: fmt.Sprintf("%q is a denylist: system calls it does not name, including ones newer than nixbox, are allowed", policyName(p))})
+	}
 	// Fail closed: every sandbox runs under the compiled filter.
 	if in.SeccompBPF == "" {
 		return nil, fmt.Errorf("%w: no compiled seccomp filter", ErrBuild)
@@ -254,9 +258,13 @@ func Build(in Input) (*Plan, error) {
 			Options: []string{"rbind", mode, "nosuid", "nodev"}})
 	}
 	for i, t := range p.Filesystem.Tmpfs {
+		key := fmt.Sprintf("filesystem.tmpfs[%d].dest", i)
 		dest, err := profiles.ExpandPath(t.Dest, env.Vars, env.Home)
 		if err != nil {
-			return nil, keyErr(p, fmt.Sprintf("filesystem.tmpfs[%d].dest", i), err)
+			return nil, keyErr(p, key, err)
+		}
+		if profiles.IsReservedDest(dest) {
+			return nil, keyErr(p, key, fmt.Errorf("destination %q is reserved by nixbox", dest))
 		}
 		size := t.Size
 		if size == "" {
