@@ -8,6 +8,8 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# sudo keeps the environment (PATH for go, the NIXBOX_* variables) with -E.
+SUDO_E := $(if $(SUDO),sudo -E env PATH="$(PATH)",)
 GO ?= go
 BIN := $(CURDIR)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -42,7 +44,7 @@ unit: ## hermetic unit, golden and fuzz-seed tests
 
 integration: build fixtures ## real sandboxes, as root and as the unprivileged user nixbox-test
 	NIXBOX_BIN=$(BIN)/nixbox NIXBOX_INIT_BIN=$(BIN)/nixbox-init NIXBOX_FIXTURES=$(FIXTURES_ENV) \
-		$(SUDO) -E $(GO) test -tags 'integration seccomp' -count=1 -timeout 20m ./integration/... ./runtime/closure/...
+		$(SUDO_E) $(GO) test -tags 'integration seccomp' -count=1 -timeout 20m ./integration/... ./runtime/closure/...
 
 test: setup lint unit integration ## everything CI runs: set-up, lint, unit and integration tests
 
