@@ -329,26 +329,33 @@ func TestSymlinkMember(t *testing.T) {
 }
 
 // TestSpecBundleRunsUnderRunc: `nixbox spec --bundle` output runs under
-// Debian's runc.
+// Debian's runc, as root and rootless: the spec is a complete debugging
+// path (nixbox-init and the compiled filter travel with the bundle).
 func TestSpecBundleRunsUnderRunc(t *testing.T) {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
 		skipOrFail(t, "runc not installed (make setup installs it)")
 	}
-	if os.Getuid() != 0 {
-		skipOrFail(t, "runc bundle test runs as root")
-	}
-	r := runners(t)[0]
-	dir := filepath.Join(workDir, "bundle")
-	res := r.run(t, "", "spec", "--bundle", dir, "--profile", "default", bin(t, "COREUTILS", "echo"), "from runc")
-	if res.code != 0 {
-		t.Fatalf("spec --bundle: %s", res)
-	}
-	out, err := exec.Command(runc, "--root", filepath.Join(workDir, "runc-state"), "run", "--bundle", dir,
-		"nixbox-it-"+strconv.Itoa(os.Getpid())).CombinedOutput()
-	if err != nil || string(out) != "from runc\n" {
-		t.Fatalf("runc run: %v\n%s", err, out)
-	}
+	forEach(t, func(t *testing.T, r runner) {
+		dir := filepath.Join(r.tmp, "bundle")
+		res := r.run(t, "", "spec", "--bundle", dir, "--profile", "default", bin(t, "COREUTILS", "echo"), "from runc")
+		if res.code != 0 {
+			t.Fatalf("spec --bundle: %s", res)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.tmp, "runc-state"), "run", "--bundle", dir,
+			"nixbox-it-"+r.name+"-"+strconv.Itoa(os.Getpid()))
+		c.Env = r.env("XDG_RUNTIME_DIR=" + r.tmp)
+		if r.uid != os.Getuid() {
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+				Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{uint32(r.gid)}}}
+		}
+		out, err := c.CombinedOutput()
+		if err != nil || string(out) != "from runc\n" {
+			t.Fatalf("runc run: %v\n%s", err, out)
+		}
+	})
 }
 
 // TestSignalsForwarded: SIGTERM sent to nixbox reaches the app (which
