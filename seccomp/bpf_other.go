@@ -22,3 +22,9 @@ func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
 
 // CompilerID is empty in this build: there is no compiler.
 func CompilerID() string { return "" }
+
+// EnosysAbove reports no stub in this build: there is no compiler.
+func EnosysAbove(s *specs.LinuxSeccomp) (nr int, name string, ok bool) { return 0, "", false }
+
+// Unresolved is nil in this build: there is no libseccomp to ask.
+func Unresolved(s *specs.LinuxSeccomp) []string { return nil }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -43,20 +44,52 @@ func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
 	if s.DefaultAction == specs.ActAllow {
 		return prog, nil
 	}
-	maxNr := -1
-	for _, call := range s.Syscalls {
-		for _, name := range call.Names {
-			nr, err := libseccomp.GetSyscallFromName(name)
-			if err == nil && int(nr) > maxNr {
-				maxNr = int(nr)
-			}
-		}
-	}
-	if maxNr < 0 {
+	maxNr, _, ok := EnosysAbove(s)
+	if !ok {
 		return prog, nil
 	}
 	stub := enosysStub(uint32(maxNr))
 	return append(stub, prog...), nil
+}
+
+// EnosysAbove returns where Compile's ENOSYS stub starts: x86_64 numbers
+// above nr fail with ENOSYS. nr is the highest number of any name in s
+// that the linked libseccomp resolves, and name is that syscall. ok is
+// false when Compile adds no stub (default action "allow", or no name
+// resolves).
+func EnosysAbove(s *specs.LinuxSeccomp) (nr int, name string, ok bool) {
+	if s == nil || s.DefaultAction == specs.ActAllow {
+		return 0, "", false
+	}
+	nr = -1
+	for _, call := range s.Syscalls {
+		for _, n := range call.Names {
+			x, err := libseccomp.GetSyscallFromName(n)
+			if err == nil && (int(x) > nr || int(x) == nr && n < name) {
+				nr, name = int(x), n
+			}
+		}
+	}
+	return nr, name, nr >= 0
+}
+
+// Unresolved returns the sorted names in s that the linked libseccomp does
+// not know: ExportBPF skips their rules, as runc does, so those calls get
+// the default action (or the ENOSYS stub) instead of their rule.
+func Unresolved(s *specs.LinuxSeccomp) []string {
+	var out []string
+	if s == nil {
+		return nil
+	}
+	for _, call := range s.Syscalls {
+		for _, n := range call.Names {
+			if _, err := libseccomp.GetSyscallFromName(n); err != nil {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // enosysStub returns ENOSYS for x86_64 numbers above maxNr and otherwise
