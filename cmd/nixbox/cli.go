@@ -20,6 +20,8 @@ Usage:
   nixbox spec [--bundle DIR] [--profile NAME] APP [--] [ARGS...]
   nixbox explain [--profile NAME] APP
   nixbox profiles
+  nixbox seccomp show NAME
+  nixbox seccomp export NAME --format oci|bpf [--output FILE]
   nixbox version
 
 APP is a profile name (looked up in $XDG_CONFIG_HOME/nixbox/profiles,
@@ -27,6 +29,10 @@ APP is a profile name (looked up in $XDG_CONFIG_HOME/nixbox/profiles,
 containing a slash (./app.toml), or a program in the Nix store
 (/nix/store/...-pkg/bin/prog), run under --profile (default: "default").
 Everything after APP is passed to the app verbatim.
+
+seccomp show prints the effective system call filter of profile NAME (a
+name or a file, as for APP); seccomp export writes it as OCI JSON or as the
+compiled BPF program nixbox-init loads, to standard output or to a new FILE.
 
 Exit status of run: the app's status; 128+N if it was killed by signal N;
 125 if nixbox failed before the app started; 126 if the command cannot be
@@ -63,9 +69,11 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return report(s, cmdExplain(s, rest), false)
 	case "profiles":
 		return report(s, cmdProfiles(s, rest), false)
+	case "seccomp":
+		return report(s, cmdSeccomp(s, rest), false)
 	}
 	hint := ""
-	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "version", "help"}); sug != "" {
+	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "seccomp", "version", "help"}); sug != "" {
 		hint = fmt.Sprintf("did you mean %q?", sug)
 	}
 	return report(s, usageErr(hint, "unknown command %q", cmd), false)

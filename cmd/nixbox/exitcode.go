@@ -11,6 +11,7 @@ import (
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/hostfs"
 	"github.com/nixbox/nixbox/runtime/sandbox"
+	"github.com/nixbox/nixbox/seccomp"
 )
 
 // Exit codes. This file is the only place that turns errors into codes and
@@ -112,6 +113,10 @@ func classify(err error, isRun bool) (int, string) {
 		return fail, "an earlier run may have planted it; inspect and remove the symlink"
 	case errors.Is(err, hostfs.ErrSourceMissing):
 		return fail, "create it, or mark the bind optional = true or create = true"
+	case errors.Is(err, errOutputExists):
+		return fail, "nixbox never overwrites a file: choose a new name, or remove the old file first"
+	case errors.Is(err, seccomp.ErrUnsupported):
+		return fail, "rebuild nixbox with cgo and -tags seccomp (make build)"
 	case errors.Is(err, sandbox.ErrSeccompUnavailable):
 		return fail, "rebuild nixbox with cgo and -tags seccomp (make build)"
 	}
