@@ -394,3 +394,76 @@ func TestSignalsForwarded(t *testing.T) {
 		}
 	})
 }
+
+// TestOnlyStdioInherited: the app holds only descriptors 0, 1 and 2
+// (CVE-2024-21626: a leaked host descriptor is a way out).
+func TestOnlyStdioInherited(t *testing.T) {
+	forEach(t, func(t *testing.T, r runner) {
+		// stat, not open: listing the directory would itself open one.
+		res := r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c",
+			`for i in $(seq 0 1023 2>/dev/null || { i=0; while [ $i -lt 1024 ]; do echo $i; i=$((i+1)); done; }); do [ -e /proc/$$/fd/$i ] && printf '%s ' $i; done; echo`)
+		if res.code != 0 || strings.TrimSpace(res.stdout) != "0 1 2" {
+			t.Fatalf("descriptors inside: %s", res)
+		}
+	})
+}
+
+// TestNixboxDirsMasked: even a profile that binds ~/.config read-write
+// (with unsafe) cannot reach nixbox's own profiles there, even when the
+// directory does not exist yet (Firejail #7154).
+func TestNixboxDirsMasked(t *testing.T) {
+	prof := writeProfile(t, "cfg", "version = 1\nextends = \"default\"\n[[filesystem.bind]]\nsource = \"~/.config\"\nmode = \"rw\"\ncreate = true\nunsafe = \"test of the mask\"\n")
+	forEach(t, func(t *testing.T, r runner) {
+		cfg := filepath.Join(r.home, ".config")
+		for _, withDir := range []bool{false, true} {
+			_ = os.RemoveAll(filepath.Join(cfg, "nixbox"))
+			if withDir {
+				if err := os.MkdirAll(filepath.Join(cfg, "nixbox", "profiles"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				_ = os.Chown(filepath.Join(cfg, "nixbox"), r.uid, r.gid)
+				_ = os.Chown(filepath.Join(cfg, "nixbox", "profiles"), r.uid, r.gid)
+			}
+			res := r.run(t, "", "run", "--profile", prof, bin(t, "BASH", "bash"), "-c",
+				`echo pwned > "$HOME/.config/nixbox/profiles/evil.toml" || echo pwned > "$HOME/.config/nixbox/evil.toml"; echo other > "$HOME/.config/other"`)
+			if _, err := os.Stat(filepath.Join(cfg, "other")); err != nil {
+				t.Fatalf("the rw bind did not work (the test proves nothing): %s", res)
+			}
+			for _, p := range []string{"nixbox/profiles/evil.toml", "nixbox/evil.toml"} {
+				if _, err := os.Lstat(filepath.Join(cfg, p)); err == nil {
+					t.Fatalf("the app wrote %s into nixbox's own directory (dir existed before: %v): %s", p, withDir, res)
+				}
+			}
+		}
+	})
+}
+
+// TestPlantedSymlinkInHomeRefused: a symlink the app planted in its
+// persistent home in an earlier run never redirects a later bind
+// (CVE-2024-42472): nixbox refuses to start.
+func TestPlantedSymlinkInHomeRefused(t *testing.T) {
+	prof := writeProfile(t, "planted", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\n[filesystem]\nro = [\"~/Music\"]\n")
+	forEach(t, func(t *testing.T, r runner) {
+		music := filepath.Join(r.home, "Music")
+		if err := os.Mkdir(music, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Chown(music, r.uid, r.gid)
+		sh := bin(t, "BASH", "bash")
+		// The first run creates the persistent home and plants the link,
+		// as a compromised app would.
+		res := r.run(t, "", "run", "--profile", prof, sh, "-c", `true`)
+		if res.code != 0 {
+			t.Fatalf("first run: %s", res)
+		}
+		appHome := filepath.Join(r.home, ".local/share/nixbox/planted/home")
+		_ = os.Remove(filepath.Join(appHome, "Music")) // the mountpoint the first run left
+		if err := os.Symlink("/etc", filepath.Join(appHome, "Music")); err != nil {
+			t.Fatal(err)
+		}
+		res = r.run(t, "", "run", "--profile", prof, sh, "-c", `echo started`)
+		if res.code != 125 || strings.Contains(res.stdout, "started") || !strings.Contains(res.stderr, "refusing to follow symlink") {
+			t.Fatalf("run with a planted symlink: %s", res)
+		}
+	})
+}

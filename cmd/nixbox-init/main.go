@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -205,6 +206,12 @@ func stage2(a []string) int {
 	// the sets here leaves the app none.
 	if err := dropCaps(); err != nil {
 		return fail(exitInitError, "dropping capabilities: %v", err)
+	}
+	// CVE-2024-21626: a working directory reached through a leaked host
+	// descriptor shows as "(unreachable)/..." or fails. Refuse to start
+	// the app anywhere but inside the sandbox's own tree.
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fail(exitInitError, "the working directory is outside the sandbox (%q, %v)", wd, err)
 	}
 	if err := loadFilter(seccompPath); err != nil {
 		// Fail closed: never exec the app without its filter.

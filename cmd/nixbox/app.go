@@ -171,6 +171,12 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		HomeSource: pr.homeDir,
 		HostFiles:  hostFiles,
 		SeccompBPF: bpf,
+		Protected: []string{
+			filepath.Join(xdgDir(env, "XDG_CONFIG_HOME", ".config"), "nixbox"),
+			filepath.Join(xdgDir(env, "XDG_DATA_HOME", ".local/share"), "nixbox"),
+			filepath.Join(xdgDir(env, "XDG_CACHE_HOME", ".cache"), "nixbox"),
+			stateDir(env),
+		},
 	}
 	return pr, nil
 }
@@ -205,6 +211,17 @@ func (pr *prepared) checkBinds(create bool) error {
 				}
 			}
 		}
+		// A bind destination inside the persistent home must not pass
+		// through a symlink the app planted there in an earlier run.
+		if pr.homeDir != "" {
+			if rel, ok := strings.CutPrefix(r.Dest, pr.env.Home+"/"); ok {
+				if err := hostfs.CheckNoSymlinks(pr.homeDir, rel); err != nil {
+					pos := pr.profile.Pos[r.Key]
+					return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
+						Msg: err.Error(), Err: err, Hint: "an earlier run may have planted it; inspect and remove the symlink"}
+				}
+			}
+		}
 		pr.input.Binds = append(pr.input.Binds, r.Bind)
 	}
 	if pr.homeDir != "" && create {
@@ -215,4 +232,16 @@ func (pr *prepared) checkBinds(create bool) error {
 		pr.input.HomeSource = dir
 	}
 	return nil
+}
+
+// stateDir is where sandbox.StateRoot keeps run state, without creating it.
+func stateDir(env hostenv.Env) string {
+	if d := env.Vars["XDG_RUNTIME_DIR"]; filepath.IsAbs(d) {
+		return filepath.Join(filepath.Clean(d), "nixbox")
+	}
+	tmp := env.Vars["TMPDIR"]
+	if !filepath.IsAbs(tmp) {
+		tmp = "/tmp"
+	}
+	return filepath.Join(filepath.Clean(tmp), fmt.Sprintf("nixbox-%d", env.UID))
 }

@@ -126,3 +126,31 @@ func CheckSource(path string, create bool) error {
 	}
 	return fmt.Errorf("%w: %q is a device or FIFO", ErrSourceType, path)
 }
+
+// CheckNoSymlinks refuses a path below root (rel, clean and relative) that
+// passes through a symlink or a non-directory on the host. nixbox uses it
+// for bind destinations inside a persistent home: the app owns that
+// directory, and a symlink it planted there in an earlier run must not
+// redirect a later mount (CVE-2024-42472, GHSA-8688-9x26-hhxj). Missing
+// components are fine: they are created inside the sandbox's view only.
+func CheckNoSymlinks(root, rel string) error {
+	cur := root
+	for _, c := range strings.Split(rel, "/") {
+		if c == "" || c == "." || c == ".." {
+			return fmt.Errorf("bad relative path %q", rel)
+		}
+		cur = filepath.Join(cur, c)
+		var st unix.Stat_t
+		err := unix.Lstat(cur, &st)
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", cur, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return fmt.Errorf("%w %s: the app's home holds a symlink where a bind goes; remove it", ErrSymlink, cur)
+		}
+	}
+	return nil
+}

@@ -58,6 +58,11 @@ type Input struct {
 	// HostFiles lists host files that exist among those bound for network
 	// host mode (/etc/resolv.conf, CA certificates).
 	HostFiles []string
+	// Protected are nixbox's own host directories (profiles, per-app
+	// homes, caches, run state). Where a bind exposes one of them (only
+	// possible with unsafe), an empty read-only tmpfs masks it, even when
+	// it does not exist yet (Firejail #7154).
+	Protected []string
 	// SeccompBPF is the host path of the filter compiled from
 	// SeccompPolicy(Profile) (see runtime/seccache). Mandatory: without it
 	// there is no sandbox.
@@ -282,6 +287,7 @@ func Build(in Input) (*Plan, error) {
 				Options: []string{"rbind", "ro", "nosuid", "nodev"}})
 		}
 	}
+	extra = append(extra, masks(in.Binds, in.Protected)...)
 	sort.SliceStable(extra, func(i, j int) bool { return depth(extra[i].Destination) < depth(extra[j].Destination) })
 	opts = append(opts, WithMounts(extra...))
 
@@ -374,4 +380,30 @@ func policyName(p *profiles.Profile) string {
 		return seccomp.PolicyStrict
 	}
 	return p.Seccomp.Policy
+}
+
+// masks returns a read-only, empty tmpfs for every protected directory a
+// bind makes visible, at the place it appears inside.
+func masks(binds []Bind, protected []string) []specs.Mount {
+	var out []specs.Mount
+	seen := map[string]bool{}
+	for _, b := range binds {
+		for _, d := range protected {
+			rel, ok := strings.CutPrefix(d, b.Source+"/")
+			if !ok && d != b.Source {
+				continue
+			}
+			dest := b.Dest
+			if ok {
+				dest = path.Join(b.Dest, rel)
+			}
+			if seen[dest] {
+				continue
+			}
+			seen[dest] = true
+			out = append(out, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs",
+				Options: []string{"ro", "nosuid", "nodev", "noexec", "mode=000", "size=4k"}})
+		}
+	}
+	return out
 }
