@@ -168,6 +168,9 @@ var importRules = map[string]importRule{
 	"runtime/hostenv": {},
 	"runtime/hostfs":  {},
 	"runtime/rootfs":  {},
+	// The shared spec invariant checker (style.md §8.4): imports nothing
+	// of ours, so it is an oracle independent of profiles and specgen.
+	"runtime/specgen/specinvariant": {},
 	// Compiled seccomp filters on disk; takes the compiler as a function
 	// value, so it needs no import of seccomp.
 	"runtime/seccache": {},

@@ -16,6 +16,7 @@ import (
 	"github.com/nixbox/nixbox/profiles"
 	"github.com/nixbox/nixbox/runtime/closure"
 	"github.com/nixbox/nixbox/runtime/hostenv"
+	"github.com/nixbox/nixbox/runtime/specgen/specinvariant"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -112,8 +113,7 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".toml")
 		t.Run(name, func(t *testing.T) {
 			plan := buildCase(t, name)
-			checkInvariants(t, plan.Spec)
-			checkPolicy(t, plan.Seccomp)
+			checkInvariants(t, plan)
 			got := marshal(t, plan)
 			golden := filepath.Join("testdata", name+".golden.json")
 			if *update {
@@ -147,95 +147,20 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// checkInvariants holds for every spec nixbox generates (style.md §8.4).
-func checkInvariants(t *testing.T, s *specs.Spec) {
+// checkInvariants applies the shared invariant checker (style.md §8.4) that
+// the fuzz targets use too.
+func checkInvariants(t *testing.T, plan *Plan) {
 	t.Helper()
-	if s.Linux == nil || s.Process == nil || s.Root == nil {
-		t.Fatal("spec lacks linux, process or root")
-	}
-	hasUserNS := false
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.UserNamespace && ns.Path == "" {
-			hasUserNS = true
-		}
-	}
-	if !hasUserNS {
-		t.Error("no new user namespace")
-	}
-	if !s.Process.NoNewPrivileges {
-		t.Error("no_new_privs off")
-	}
-	if !s.Root.Readonly {
-		t.Error("root is writable")
-	}
-	// Only nixbox-init's CAP_SETFCAP, which it drops before the app runs;
-	// never inheritable or ambient caps, never CAP_SYS_ADMIN.
-	c := s.Process.Capabilities
-	if c == nil || len(c.Inheritable)+len(c.Ambient) != 0 {
-		t.Errorf("inheritable or ambient capabilities: %+v", c)
-	}
-	for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
-		if len(set) > 1 || (len(set) == 1 && set[0] != "CAP_SETFCAP") {
-			t.Errorf("capabilities beyond nixbox-init's CAP_SETFCAP: %+v", c)
-		}
-	}
-	// Exactly one id is mapped: the sandbox's 0 is the invoking user
-	// (nixbox-init maps it back to the user's own uid for the app).
-	for _, m := range [][]specs.LinuxIDMapping{s.Linux.UIDMappings, s.Linux.GIDMappings} {
-		if len(m) != 1 || m[0].Size != 1 || m[0].ContainerID != 0 {
-			t.Errorf("id map is not a single mapping of 0: %+v", m)
-		}
-	}
-	if a := s.Process.Args; len(a) < 6 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" {
-		t.Errorf("process does not start with nixbox-init and the ids: %v", a)
-	}
-	for _, m := range s.Mounts {
-		d := m.Destination
-		if d == "/sys" || strings.HasPrefix(d, "/sys/") {
-			t.Errorf("sysfs/cgroupfs mounted at %s", d)
-		}
-		if strings.HasPrefix(d, "/nix/var") || strings.Contains(m.Source, "daemon-socket") {
-			t.Errorf("Nix state exposed: %+v", m)
-		}
-		if d == "/nix/store" || strings.HasPrefix(d, "/nix/store/") {
-			if m.Source != d || !has(m.Options, "ro") || !has(m.Options, "nosuid") || !has(m.Options, "nodev") {
-				t.Errorf("store mount not ro,nosuid,nodev of itself: %+v", m)
-			}
-		}
-		if m.Type == "bind" && (!has(m.Options, "nosuid") || !has(m.Options, "nodev")) {
-			t.Errorf("bind without nosuid,nodev: %+v", m)
-		}
-	}
-	// The filter is the compiled one, bound read-only where nixbox-init
-	// loads it; nixbox-init is the process.
-	found := false
-	for _, m := range s.Mounts {
-		if m.Destination == SeccompPath && m.Type == "bind" && has(m.Options, "ro") && m.Source != "" {
-			found = true
-		}
-	}
-	if !found || s.Process.Args[0] != InitPath {
-		t.Errorf("no compiled seccomp filter for nixbox-init to load")
+	for _, err := range specinvariant.Check(plan.Spec, plan.Seccomp) {
+		t.Error(err)
 	}
 }
 
-// checkPolicy: the policy is there, and ioctl rules never use a 64-bit EQ.
-func checkPolicy(t *testing.T, sc *specs.LinuxSeccomp) {
-	t.Helper()
-	if sc == nil || sc.DefaultAction == "" {
-		t.Fatal("no seccomp policy")
-	}
-	for _, sc := range sc.Syscalls {
-		for _, n := range sc.Names {
-			if n != "ioctl" {
-				continue
-			}
-			for _, a := range sc.Args {
-				if a.Op == specs.OpEqualTo {
-					t.Errorf("ioctl rule with a 64-bit EQ compare (CVE-2019-10063): %+v", a)
-				}
-			}
-		}
+// TestInvariantPaths: the checker knows the paths specgen uses.
+func TestInvariantPaths(t *testing.T) {
+	if InitPath != specinvariant.InitPath || SeccompPath != specinvariant.SeccompPath {
+		t.Fatalf("specgen paths %s, %s; specinvariant %s, %s",
+			InitPath, SeccompPath, specinvariant.InitPath, specinvariant.SeccompPath)
 	}
 }
 

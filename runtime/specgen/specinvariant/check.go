@@ -1,0 +1,300 @@
+package specinvariant
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"unicode"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Paths nixbox puts in every sandbox; runtime/specgen's InitPath and
+// SeccompPath must equal them (build_test.go checks).
+const (
+	InitPath    = "/.nixbox/init"
+	SeccompPath = "/.nixbox/seccomp.bpf"
+)
+
+// The invariants. Every error Check returns wraps exactly one of them.
+var (
+	ErrShape       = errors.New("spec lacks linux, process or root")
+	ErrNamespaces  = errors.New("no new user or mount namespace, or a namespace joined by path")
+	ErrCaps        = errors.New("capabilities beyond nixbox-init's CAP_SETFCAP")
+	ErrNoNewPrivs  = errors.New("no_new_privs off")
+	ErrRootRW      = errors.New("root is writable")
+	ErrIDMap       = errors.New("id map is not a single mapping of one id")
+	ErrInit        = errors.New("process does not start with nixbox-init")
+	ErrSeccompFile = errors.New("compiled seccomp filter not bound read-only for nixbox-init")
+	ErrPolicy      = errors.New("seccomp policy missing or unsafe")
+	ErrStore       = errors.New("store mount not a read-only, nosuid, nodev bind of one store path onto itself")
+	ErrNixState    = errors.New("Nix daemon socket or /nix/var exposed")
+	ErrSysfs       = errors.New("sysfs or cgroupfs mounted")
+	ErrBindFlags   = errors.New("bind without nosuid,nodev")
+	ErrReserved    = errors.New("mount over a path nixbox reserves")
+	ErrPath        = errors.New("mount path not absolute and clean")
+	ErrPseudo      = errors.New("bind of a kernel pseudo file system")
+	ErrPropagation = errors.New("mount propagation shared with the host")
+)
+
+// Options loosen the source checks for binds a profile acknowledged with
+// unsafe = "<reason>" (security-suite §6: an escape-equivalent source is
+// an error unless acknowledged). Destinations, flags and every other
+// invariant are never loosened.
+type Options struct {
+	// UnsafeSources are the host paths of acknowledged unsafe binds.
+	UnsafeSources map[string]bool
+}
+
+// Check returns every violated invariant of s and the seccomp policy the
+// app runs under (Plan.Seccomp), or nil.
+func Check(s *specs.Spec, policy *specs.LinuxSeccomp) []error {
+	return CheckOptions(s, policy, Options{})
+}
+
+// CheckOptions is Check with acknowledged unsafe sources.
+func CheckOptions(s *specs.Spec, policy *specs.LinuxSeccomp, o Options) []error {
+	var errs []error
+	bad := func(rule error, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{rule}, args...)...))
+	}
+	if s == nil || s.Linux == nil || s.Process == nil || s.Root == nil {
+		bad(ErrShape, "%+v", s)
+		return errs
+	}
+	checkProcess(s, bad)
+	checkPolicy(policy, bad)
+	checkMounts(s, o, bad)
+	return errs
+}
+
+type reporter func(rule error, format string, args ...any)
+
+func checkProcess(s *specs.Spec, bad reporter) {
+	var userNS, mountNS bool
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path != "" {
+			bad(ErrNamespaces, "%s namespace joined at %q", ns.Type, ns.Path)
+		}
+		userNS = userNS || ns.Type == specs.UserNamespace
+		mountNS = mountNS || ns.Type == specs.MountNamespace
+	}
+	if !userNS || !mountNS {
+		bad(ErrNamespaces, "%+v", s.Linux.Namespaces)
+	}
+	if !s.Process.NoNewPrivileges {
+		bad(ErrNoNewPrivs, "process.noNewPrivileges is false")
+	}
+	if !s.Root.Readonly {
+		bad(ErrRootRW, "root.readonly is false")
+	}
+	// nixbox-init alone holds CAP_SETFCAP, to map the app's nested user
+	// namespace, and drops it before exec; never inheritable or ambient
+	// (CVE-2022-29162), never CAP_SYS_ADMIN.
+	c := s.Process.Capabilities
+	if c == nil {
+		bad(ErrCaps, "no capabilities section (the runtime's default set applies)")
+	} else {
+		if len(c.Inheritable)+len(c.Ambient) != 0 {
+			bad(ErrCaps, "inheritable %v, ambient %v", c.Inheritable, c.Ambient)
+		}
+		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
+			for _, cp := range set {
+				if cp != "CAP_SETFCAP" {
+					bad(ErrCaps, "%s in %+v", cp, c)
+				}
+			}
+		}
+	}
+	// The sandbox's 0 is the invoking user, and no other host id is mapped.
+	for _, m := range [][]specs.LinuxIDMapping{s.Linux.UIDMappings, s.Linux.GIDMappings} {
+		if len(m) != 1 || m[0].Size != 1 || m[0].ContainerID != 0 {
+			bad(ErrIDMap, "%+v", m)
+		}
+	}
+	// [init, --uid, N, --gid, N, --, program, args...]
+	a := s.Process.Args
+	if len(a) < 7 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" || a[5] != "--" || !path.IsAbs(a[6]) {
+		bad(ErrInit, "args %q", a)
+	}
+	if p := s.Linux.RootfsPropagation; p == "shared" || p == "rshared" {
+		bad(ErrPropagation, "rootfsPropagation %q", p)
+	}
+}
+
+func checkPolicy(sc *specs.LinuxSeccomp, bad reporter) {
+	if sc == nil || sc.DefaultAction == "" {
+		bad(ErrPolicy, "no seccomp policy")
+		return
+	}
+	if sc.DefaultAction == specs.ActAllow && len(sc.Syscalls) == 0 {
+		bad(ErrPolicy, "default action allow and no rules")
+	}
+	for _, r := range sc.Syscalls {
+		for _, n := range r.Names {
+			if n != "ioctl" {
+				continue
+			}
+			for _, a := range r.Args {
+				// A 64-bit EQ on the request compares the upper half too,
+				// which the kernel ignores (CVE-2019-10063).
+				if a.Op == specs.OpEqualTo {
+					bad(ErrPolicy, "ioctl rule with SCMP_CMP_EQ instead of SCMP_CMP_MASKED_EQ: %+v", a)
+				}
+			}
+		}
+	}
+}
+
+// own are the mounts nixbox itself makes at reserved places, by
+// destination and type; each may appear once.
+var own = map[[2]string]bool{
+	{"/proc", "proc"}: true, {"/dev", "tmpfs"}: true, {"/dev/pts", "devpts"}: true,
+	{"/dev/shm", "tmpfs"}: true, {"/tmp", "tmpfs"}: true,
+	{InitPath, "bind"}: true, {SeccompPath, "bind"}: true,
+}
+
+// reserved are the destinations nixbox provides itself, with everything
+// below them (security-suite §6).
+var reserved = []string{
+	"/proc", "/dev", "/sys", "/nix", "/etc/passwd", "/etc/group",
+	"/run/nixbox", "/.nixbox", "/.nixbox-info",
+}
+
+// reservedExact are reserved as a whole only: a mount below them is fine.
+var reservedExact = []string{"/", "/tmp", "/etc"}
+
+func under(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+func hasOpt(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func isBind(m specs.Mount) bool {
+	return m.Type == "bind" || hasOpt(m.Options, "bind") || hasOpt(m.Options, "rbind")
+}
+
+func readOnly(m specs.Mount) bool {
+	return hasOpt(m.Options, "ro") && !hasOpt(m.Options, "rw")
+}
+
+// cleanAbs reports whether p is absolute, clean and printable.
+func cleanAbs(p string) bool {
+	if !path.IsAbs(p) || path.Clean(p) != p {
+		return false
+	}
+	for _, r := range p {
+		if r == 0xfffd || !unicode.IsGraphic(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// storePath reports whether p is /nix/store/<name> with one component.
+func storePath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/nix/store/")
+	return ok && rest != "" && !strings.Contains(rest, "/")
+}
+
+func checkMounts(s *specs.Spec, o Options, bad reporter) {
+	seen := map[[2]string]int{}
+	var seccompOK, initOK bool
+	for _, m := range s.Mounts {
+		d, src := m.Destination, m.Source
+		bind := isBind(m)
+		if !cleanAbs(d) {
+			bad(ErrPath, "destination %q", d)
+			continue
+		}
+		if bind && !cleanAbs(src) {
+			bad(ErrPath, "bind source %q", src)
+			continue
+		}
+		// No sysfs, no cgroupfs (CVE-2023-25809), in any spelling.
+		if under(d, "/sys") || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2" ||
+			bind && under(src, "/sys") {
+			bad(ErrSysfs, "%+v", m)
+		}
+		if bind && (!hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev")) {
+			bad(ErrBindFlags, "%+v", m)
+		}
+		if hasOpt(m.Options, "shared") || hasOpt(m.Options, "rshared") {
+			bad(ErrPropagation, "%+v", m)
+		}
+		// The daemon socket and the Nix database stay outside, whichever
+		// side names them.
+		if under(d, "/nix/var") || strings.Contains(d, "daemon-socket") {
+			bad(ErrNixState, "destination %+v", m)
+		}
+		unsafe := o.UnsafeSources[src]
+		if bind && !unsafe {
+			// A bind of /, /nix or /nix/var (or below it) hands over the
+			// database and the daemon socket; /, /nix or /nix/store the
+			// whole store instead of the closure.
+			if under("/nix/var", src) || under(src, "/nix/var") || strings.Contains(src, "daemon-socket") {
+				bad(ErrNixState, "source %+v", m)
+			} else if under("/nix/store", src) {
+				bad(ErrStore, "the whole store: %+v", m)
+			}
+			if under(src, "/proc") || under(src, "/dev") {
+				bad(ErrPseudo, "%+v", m)
+			}
+		}
+		// The store view: one read-only bind of each closure member onto
+		// itself, and nothing else under /nix.
+		if under(d, "/nix") {
+			if !bind || src != d || !storePath(d) || !readOnly(m) ||
+				!hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev") {
+				bad(ErrStore, "%+v", m)
+			}
+			continue
+		}
+		key := [2]string{d, m.Type}
+		if own[key] {
+			seen[key]++
+			if seen[key] > 1 {
+				bad(ErrReserved, "second mount at %s: %+v", d, m)
+			}
+			switch d {
+			case SeccompPath:
+				seccompOK = bind && readOnly(m) && hasOpt(m.Options, "nosuid") && hasOpt(m.Options, "nodev")
+			case InitPath:
+				initOK = bind && readOnly(m) && hasOpt(m.Options, "nosuid") && hasOpt(m.Options, "nodev")
+			}
+			continue
+		}
+		for _, r := range reserved {
+			if under(d, r) {
+				bad(ErrReserved, "%+v", m)
+			}
+		}
+		for _, r := range reservedExact {
+			if d == r {
+				bad(ErrReserved, "%+v", m)
+			}
+		}
+	}
+	if !seccompOK {
+		bad(ErrSeccompFile, "no read-only bind at %s", SeccompPath)
+	}
+	if !initOK {
+		bad(ErrInit, "no read-only bind at %s", InitPath)
+	}
+	for _, k := range [][2]string{{"/proc", "proc"}, {"/dev", "tmpfs"}} {
+		if seen[k] == 0 {
+			// Without its own /proc and /dev the sandbox sees the ones of
+			// the rootfs directory, which nixbox leaves empty; not a hole,
+			// but no spec nixbox makes lacks them.
+			bad(ErrShape, "no %s mount", k[0])
+		}
+	}
+}
