@@ -10,10 +10,17 @@ import (
 type outcome struct {
 	allow bool
 	errno uint
+	kill  bool // SCMP_ACT_KILL_PROCESS (Options.Action "kill")
+	log   bool // SCMP_ACT_LOG: allowed and logged (Options.Action "log")
 }
 
 func (o outcome) String() string {
-	if o.allow {
+	switch {
+	case o.kill:
+		return "KILL_PROCESS"
+	case o.log:
+		return "LOG"
+	case o.allow:
 		return "ALLOW"
 	}
 	return fmt.Sprintf("errno %d", o.errno)
@@ -32,6 +39,10 @@ func actionOutcome(a specs.LinuxSeccompAction, e *uint) outcome {
 			return errno(errEPERM) // libcontainer's default errno
 		}
 		return errno(*e)
+	case specs.ActKillProcess:
+		return outcome{kill: true}
+	case specs.ActLog:
+		return outcome{allow: true, log: true}
 	}
 	panic("action not used by nixbox policies: " + string(a))
 }

@@ -31,6 +31,38 @@ type Options struct {
 	// It loosens isolation only together with a network-on backend; the
 	// spec's network namespace is decided elsewhere.
 	Network bool
+
+	// The knobs below change the policy as documented in docs/profiles.md
+	// ([seccomp]). Precedence: Deny > Allow and the allow_* knobs > the
+	// policy. A name in Deny replaces every rule for that name with an
+	// unconditional deny, whatever allowed it ("deny resets",
+	// CVE-2022-21682).
+
+	// Allow lists system calls to allow unconditionally (strict: an ALLOW
+	// rule; compat: the policy's denies of the name are dropped). Names
+	// must be KnownSyscall; clone3 is refused (NeverAllowed), and names for
+	// which NeedsUnsafe is true need Unsafe.
+	Allow []string
+	// Deny lists system calls that fail with EPERM (or Action) for any
+	// arguments. clone3 is refused.
+	Deny []string
+	// Unsafe acknowledges Allow names for which NeedsUnsafe is true.
+	Unsafe bool
+	// AllowPtrace allows ptrace, process_vm_readv, process_vm_writev, kcmp
+	// and pidfd_getfd.
+	AllowPtrace bool
+	// AllowPerf allows perf_event_open.
+	AllowPerf bool
+	// AllowUserns allows clone and unshare with any namespace flag, and
+	// chroot. setns, the mount calls and clone3 stay denied.
+	AllowUserns bool
+	// AllowMultiarch adds SCMP_ARCH_X86 (i386) with the same rules plus the
+	// i386-only names of Docker's allowlist, and allows modify_ldt and
+	// personality(PER_LINUX32). Strict only.
+	AllowMultiarch bool
+	// Action is what a denied call does: "errno" (or ""), "kill" or "log"
+	// (strict only). See ActionErrno, ActionKill and ActionLog.
+	Action string
 }
 
 // Errno values the policies return (Linux numbering, spelled out so the data
@@ -277,25 +309,34 @@ var enosys = []string{
 // Every rule has at most one condition per argument index, and rules with
 // different outcomes never match the same arguments, so the result does not
 // depend on how a runtime combines conditions or orders rules.
+//
+// The knobs of o (Allow, Deny, AllowPtrace, ...) are applied on top of the
+// policy by applyKnobs; with none set the result is the policy itself.
 func Build(o Options) (*specs.LinuxSeccomp, error) {
+	var s *specs.LinuxSeccomp
 	switch o.Policy {
 	case "", PolicyStrict:
 		eperm := errEPERM
-		return &specs.LinuxSeccomp{
+		s = &specs.LinuxSeccomp{
 			DefaultAction:   specs.ActErrno,
 			DefaultErrnoRet: &eperm,
 			Architectures:   []specs.Arch{specs.ArchX86_64},
 			Syscalls:        strictRules(o.Network, cloneNSFlags),
-		}, nil
+		}
 	case PolicyCompat:
-		return &specs.LinuxSeccomp{
+		s = &specs.LinuxSeccomp{
 			DefaultAction: specs.ActAllow,
 			Architectures: []specs.Arch{specs.ArchX86_64},
 			Syscalls:      compatRules(o.Network, cloneNSFlags),
-		}, nil
+		}
 	default:
 		return nil, fmt.Errorf("seccomp policy %q: %w", o.Policy, ErrUnknownPolicy)
 	}
+	if err := o.check(o.Policy); err != nil {
+		return nil, err
+	}
+	applyKnobs(s, o)
+	return s, nil
 }
 
 func strictRules(network bool, cloneFlags uint64) []specs.LinuxSyscall {
