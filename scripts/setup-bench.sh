@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# setup-bench.sh: install the peers and tools `make bench` compares nixbox
+# with (host-facts §1): hyperfine, bubblewrap, crun, runc and GNU time, all
+# Debian packages, installed with apt only. Run as root after setup-host.sh.
+# Idempotent: installs only what is missing; changes nothing else on the host
+# (in particular, never the cgroup layout: see bench/ and host-facts §2).
+set -euo pipefail
+
+log() { printf 'setup-bench: %s\n' "$*"; }
+die() { printf 'setup-bench: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get)"
+command -v apt-get >/dev/null || die "apt-get not found (Debian or Ubuntu required)"
+export DEBIAN_FRONTEND=noninteractive
+
+pkgs=(hyperfine bubblewrap crun runc time util-linux)
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+missing=()
+for p in "${pkgs[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	log "packages: all present (${pkgs[*]})"
+else
+	log "packages: installing ${missing[*]}"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	log "packages: installed ${missing[*]}"
+fi
+for t in hyperfine bwrap crun runc /usr/bin/time; do
+	command -v "$t" >/dev/null || die "$t not found after installing ${pkgs[*]}"
+done
+log "versions: $(hyperfine --version), bwrap $(bwrap --version | awk '{print $2}'), crun $(crun --version | awk 'NR==1{print $3}'), runc $(runc --version | awk 'NR==1{print $3}')"
