@@ -26,9 +26,13 @@ func Describe(s *specs.LinuxSeccomp) string {
 	}
 	def := outcomeOf(s.DefaultAction, s.DefaultErrnoRet)
 	allowDefault := s.DefaultAction == specs.ActAllow
-	if allowDefault {
+	switch {
+	case allowDefault:
 		fmt.Fprintf(&b, "default action: allow (a denylist: every syscall not denied below runs)\n")
-	} else {
+	case s.DefaultAction == specs.ActLog:
+		fmt.Fprintf(&b, "default action: allow and log (learning mode: every syscall not allowed or denied\n"+
+			"  below runs, and the kernel logs it)\n")
+	default:
 		fmt.Fprintf(&b, "default action: %s (an allowlist: every syscall not allowed below)\n", def)
 	}
 
@@ -121,9 +125,9 @@ func Describe(s *specs.LinuxSeccomp) string {
 			names := uniqSorted(uncond[o])
 			note := ""
 			if o == def && !allowDefault {
-				note = ", same as the default: listed to document the decision"
+				note = " (the default anyway: listed to document the decision)"
 			}
-			fmt.Fprintf(&b, "  %s (%d%s):\n", o, len(names), note)
+			fmt.Fprintf(&b, "  %s: %d names%s\n", o, len(names), note)
 			wrapNames(&b, names)
 		}
 	}
