@@ -89,13 +89,63 @@ type Plan struct {
 	Warnings []Warning
 }
 
-// SeccompPolicy returns the seccomp policy a profile asks for.
+// SeccompPolicy returns the seccomp policy a profile asks for, with its
+// [seccomp] knobs applied.
 func SeccompPolicy(p *profiles.Profile) (*specs.LinuxSeccomp, error) {
-	sc, err := seccomp.Build(seccomp.Options{Policy: p.Seccomp.Policy, Network: p.Network.Mode == profiles.NetworkHost})
+	s := p.Seccomp
+	sc, err := seccomp.Build(seccomp.Options{
+		Policy:         s.Policy,
+		Network:        p.Network.Mode == profiles.NetworkHost,
+		Allow:          s.Allow,
+		Deny:           s.Deny,
+		Unsafe:         s.Unsafe != "",
+		AllowPtrace:    isTrue(s.AllowPtrace),
+		AllowPerf:      isTrue(s.AllowPerf),
+		AllowUserns:    isTrue(s.AllowUserns),
+		AllowMultiarch: isTrue(s.AllowMultiarch),
+		Action:         s.Action,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: seccomp: %w", ErrBuild, err)
 	}
 	return sc, nil
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// seccompWarnings are the loosenings of the profile's [seccomp] knobs, one
+// per key, for `nixbox explain`. deny and action "kill" only tighten.
+func seccompWarnings(p *profiles.Profile) []Warning {
+	s := p.Seccomp
+	var w []Warning
+	if len(s.Allow) > 0 {
+		msg := "allowed with any arguments: " + strings.Join(s.Allow, ", ")
+		if s.Unsafe != "" {
+			msg += " (unsafe acknowledged: " + s.Unsafe + ")"
+		}
+		w = append(w, Warning{Key: "seccomp.allow", Msg: msg})
+	}
+	if isTrue(s.AllowPtrace) {
+		w = append(w, Warning{Key: "seccomp.allow_ptrace",
+			Msg: "ptrace, process_vm_readv/writev, kcmp and pidfd_getfd allowed: the app can read and control its own processes (not nixbox-init's or the host's)"})
+	}
+	if isTrue(s.AllowPerf) {
+		w = append(w, Warning{Key: "seccomp.allow_perf",
+			Msg: "perf_event_open allowed: a large kernel attack surface (kernel.perf_event_paranoid still applies)"})
+	}
+	if isTrue(s.AllowUserns) {
+		w = append(w, Warning{Key: "seccomp.allow_userns",
+			Msg: "the app can create user and other namespaces (clone/unshare) and chroot: kernel attack surface of unprivileged namespaces"})
+	}
+	if isTrue(s.AllowMultiarch) {
+		w = append(w, Warning{Key: "seccomp.allow_multiarch",
+			Msg: "i386 system calls allowed with the same rules, and modify_ldt and personality(PER_LINUX32)"})
+	}
+	if s.Action == "log" {
+		w = append(w, Warning{Key: "seccomp.action",
+			Msg: "LEARNING MODE: system calls outside the strict allowlist are ALLOWED and only logged by the kernel; the never-allow calls and argument filters still fail"})
+	}
+	return w
 }
 
 // ErrBuild is returned when a profile cannot be turned into a spec.
@@ -197,6 +247,7 @@ func Build(in Input) (*Plan, error) {
 		plan.Warnings = append(plan.Warnings, Warning{Key: "seccomp.policy",
 			Msg: fmt.Sprintf("%q is a denylist: system calls it does not name, including ones newer than nixbox, are allowed", policyName(p))})
 	}
+	plan.Warnings = append(plan.Warnings, seccompWarnings(p)...)
 	// Fail closed: every sandbox runs under the compiled filter.
 	if in.SeccompBPF == "" {
 		return nil, fmt.Errorf("%w: no compiled seccomp filter", ErrBuild)

@@ -220,6 +220,49 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// TestSeccompWarnings: each [seccomp] loosening gives one warning naming
+// its key, and the policy built is the one the knobs ask for.
+func TestSeccompWarnings(t *testing.T) {
+	plan := buildCase(t, "seccomp-knobs")
+	keys := map[string]int{}
+	for _, x := range plan.Warnings {
+		keys[x.Key]++
+	}
+	for _, k := range []string{"seccomp.allow", "seccomp.allow_ptrace", "seccomp.allow_perf", "seccomp.allow_userns", "seccomp.action"} {
+		if keys[k] != 1 {
+			t.Errorf("%d warnings for %s in %v, want 1", keys[k], k, plan.Warnings)
+		}
+	}
+	if keys["seccomp.deny"] != 0 {
+		t.Errorf("deny only tightens, but warns: %v", plan.Warnings)
+	}
+	if plan.Seccomp.DefaultAction != specs.ActLog {
+		t.Errorf("default action %v, want SCMP_ACT_LOG", plan.Seccomp.DefaultAction)
+	}
+	var allowed, denied []string
+	for _, r := range plan.Seccomp.Syscalls {
+		if len(r.Args) > 0 {
+			continue
+		}
+		if r.Action == specs.ActAllow {
+			allowed = append(allowed, r.Names...)
+		} else {
+			denied = append(denied, r.Names...)
+		}
+	}
+	for _, n := range []string{"sysfs", "keyctl", "process_vm_readv", "perf_event_open", "unshare", "clone"} {
+		if !has(allowed, n) {
+			t.Errorf("%s not allowed", n)
+		}
+	}
+	// deny beats allow_ptrace.
+	for _, n := range []string{"chmod", "ptrace"} {
+		if !has(denied, n) || has(allowed, n) {
+			t.Errorf("%s not denied", n)
+		}
+	}
+}
+
 // TestOptsNilSafe runs every option against an empty spec.
 func TestOptsNilSafe(t *testing.T) {
 	opts := map[string]Opt{
