@@ -69,6 +69,10 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return report(s, cmdExplain(s, rest), false)
 	case "profiles":
 		return report(s, cmdProfiles(s, rest), false)
+	case "ps":
+		return report(s, cmdPs(s, rest), false)
+	case "kill":
+		return report(s, cmdKill(s, rest), false)
 	case "seccomp":
 		return report(s, cmdSeccomp(s, rest), false)
 	}

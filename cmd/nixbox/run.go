@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/rootfs"
@@ -57,7 +58,15 @@ func cmdRun(s *streams, args []string) error {
 	if err := rootfs.Write(inst.RootfsDir(), plan.Rootfs); err != nil {
 		return err
 	}
-	code, err := inst.Run(ctx, plan.Spec, sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile})
+	rec := record{ID: inst.ID, Profile: pr.profile.Name, Source: pr.profile.Source, Argv: pr.input.Argv,
+		UID: pr.env.UID, Network: string(pr.profile.Network.Mode)}
+	onStart := func(pid int) {
+		rec.Pid, rec.Started = pid, time.Now().UTC()
+		if err := writeRecord(inst.Dir(), rec); err != nil {
+			fmt.Fprintf(s.err, "nixbox: warning: writing the instance record: %s\n", sanitize(err.Error()))
+		}
+	}
+	code, err := inst.Run(ctx, plan.Spec, sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart})
 	if err != nil {
 		if uerr := hostenv.UsernsUsable(pr.env.UID); uerr != nil {
 			return uerr

@@ -26,6 +26,9 @@ type Options struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// OnStart, if set, is called with the host pid of the sandbox's init
+	// once the sandbox runs (for the launcher's instance record).
+	OnStart func(pid int)
 }
 
 // Run creates the sandbox described by spec, runs its process, forwards
@@ -100,6 +103,11 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	watchR.Close()
+	if o.OnStart != nil {
+		if pid, err := proc.Pid(); err == nil {
+			o.OnStart(pid)
+		}
+	}
 	if console != nil {
 		if err := console.start(); err != nil {
 			_ = proc.Signal(unix.SIGKILL)

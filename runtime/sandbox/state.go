@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -73,21 +74,31 @@ type Instance struct {
 }
 
 // NewInstance creates the instance directory for id and takes its lock.
+// The directory appears under its final name only with the lock already
+// held (it is built under a dot name and renamed), so a concurrent GC
+// never mistakes a starting run for a dead one.
 func NewInstance(stateRoot, id string) (*Instance, error) {
-	if id == "" || strings.ContainsAny(id, "/\x00") || id == "." || id == ".." {
+	if id == "" || strings.ContainsAny(id, "/\x00") || strings.HasPrefix(id, ".") {
 		return nil, fmt.Errorf("%w: bad instance id %q", ErrState, id)
 	}
-	dir := filepath.Join(stateRoot, "instances", id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	base := filepath.Join(stateRoot, "instances")
+	tmp := filepath.Join(base, ".new-"+id)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	lock, err := os.OpenFile(filepath.Join(tmp, "lock"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		os.Remove(tmp)
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("%w: locking instance: %w", ErrState, err)
+	}
+	dir := filepath.Join(base, id)
+	if err := os.Rename(tmp, dir); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
@@ -117,6 +128,13 @@ func GC(stateRoot string) {
 	}
 	for _, e := range ents {
 		dir := filepath.Join(stateRoot, "instances", e.Name())
+		if strings.HasPrefix(e.Name(), ".new-") {
+			// A run being created, or one that died while being
+			// created (then it is at least a minute old).
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < time.Minute {
+				continue
+			}
+		}
 		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
 		if err == nil {
 			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
@@ -136,7 +154,9 @@ func GC(stateRoot string) {
 	// libcontainer dirs without an instance (a failed start).
 	ents, _ = os.ReadDir(filepath.Join(stateRoot, "run"))
 	for _, e := range ents {
-		if _, err := os.Lstat(filepath.Join(stateRoot, "instances", e.Name())); errors.Is(err, os.ErrNotExist) {
+		_, err1 := os.Lstat(filepath.Join(stateRoot, "instances", e.Name()))
+		_, err2 := os.Lstat(filepath.Join(stateRoot, "instances", ".new-"+e.Name()))
+		if errors.Is(err1, os.ErrNotExist) && errors.Is(err2, os.ErrNotExist) {
 			destroyContainer(filepath.Join(stateRoot, "run"), e.Name())
 		}
 	}
@@ -181,4 +201,64 @@ func removeSameDevice(dir string, dev uint64) error {
 		}
 	}
 	return os.Remove(dir)
+}
+
+// Dir is the instance's private directory (mode 0700, inside the state
+// root): the launcher keeps its record of the run there.
+func (in *Instance) Dir() string { return in.dir }
+
+// Live is a running instance found in a state root.
+type Live struct {
+	ID  string
+	Dir string
+}
+
+// List returns the instances of a state root whose launcher is alive (it
+// holds the instance's lock). The state root is the caller's own private
+// directory, so only the caller's instances are ever seen (Firejail
+// CVE-2022-31214 joined a sandbox it found by pid).
+func List(stateRoot string) ([]Live, error) {
+	ents, err := os.ReadDir(filepath.Join(stateRoot, "instances"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []Live
+	for _, e := range ents {
+		dir := filepath.Join(stateRoot, "instances", e.Name())
+		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			out = append(out, Live{ID: e.Name(), Dir: dir})
+		}
+		lock.Close()
+	}
+	return out, nil
+}
+
+// ErrNoInstance is returned when no running instance has the given id.
+var ErrNoInstance = errors.New("no such running instance")
+
+// Signal sends sig to the init process of a running instance of this
+// state root. libcontainer checks the pid against the start time it
+// recorded, so a recycled pid is never signalled.
+func Signal(stateRoot, id string, sig unix.Signal) error {
+	live, err := List(stateRoot)
+	if err != nil {
+		return err
+	}
+	for _, l := range live {
+		if l.ID == id {
+			c, err := libcontainer.Load(filepath.Join(stateRoot, "run"), id)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrNoInstance, id)
+			}
+			return c.Signal(sig)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNoInstance, id)
 }
