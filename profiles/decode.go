@@ -158,7 +158,7 @@ var (
 	keysEnv        = []string{"set", "pass"}
 	keysNetwork    = []string{"mode"}
 	keysNamespaces = []string{"share"}
-	keysSeccomp    = []string{"policy", "allow", "deny", "allow_ptrace", "allow_perf", "allow_userns", "allow_multiarch", "action"}
+	keysSeccomp    = []string{"policy", "allow", "deny", "unsafe", "allow_ptrace", "allow_perf", "allow_userns", "allow_multiarch", "action"}
 	keysLimits     = []string{"memory", "memory_swap", "cpu", "cpu_weight", "pids", "io_weight", "nofile", "core"}
 	keysSockets    = []string{"wayland", "x11", "pulseaudio", "pipewire"}
 	keysDevices    = []string{"allow"}
@@ -376,6 +376,8 @@ func (d *decoder) seccomp(s *Seccomp) func(f *field, key string) error {
 			s.Allow, err = d.strList(f, key)
 		case "deny":
 			s.Deny, err = d.strList(f, key)
+		case "unsafe":
+			s.Unsafe, err = d.str(f, key)
 		case "allow_ptrace":
 			s.AllowPtrace, err = d.boolp(f, key)
 		case "allow_perf":

@@ -10,7 +10,8 @@ import (
 // parent. Neither input is changed. The rules, applied field by field:
 //
 //   - Scalars (description, app.package, app.command, home.mode,
-//     home.size, network.mode, seccomp.policy, seccomp.action, the
+//     home.size, network.mode, seccomp.policy, seccomp.action,
+//     seccomp.unsafe, the
 //     limits, the sockets and the seccomp allow_* switches): the child's
 //     value wins when the child sets it; otherwise the parent's is kept.
 //   - app.args is replaced as a whole by the child's list when the child
@@ -100,6 +101,7 @@ func Merge(parent, child *Profile) *Profile {
 		Policy:         pick(cs.Policy, ps.Policy),
 		Allow:          concat(ps.Allow, cs.Allow),
 		Deny:           concat(ps.Deny, cs.Deny),
+		Unsafe:         pick(cs.Unsafe, ps.Unsafe),
 		AllowPtrace:    pickPtr(cs.AllowPtrace, ps.AllowPtrace),
 		AllowPerf:      pickPtr(cs.AllowPerf, ps.AllowPerf),
 		AllowUserns:    pickPtr(cs.AllowUserns, ps.AllowUserns),

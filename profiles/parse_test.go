@@ -209,7 +209,18 @@ func badInputs() []badCase {
 		{name: "dbus supported later", src: v1 + "[dbus]\ntalk = [\"org.freedesktop.portal.*\"]\n", line: 3, key: "dbus.talk", is: ErrNotSupported},
 		{name: "share user namespace", src: v1 + "[namespaces]\nshare = [\"user\"]\n", line: 3, key: "namespaces.share[0]", isnt: ErrNotSupported},
 		{name: "seccomp action unknown", src: v1 + "[seccomp]\naction = \"allow\"\n", line: 3, key: "seccomp.action", isnt: ErrNotSupported},
-		{name: "seccomp ptrace supported later", src: v1 + "[seccomp]\nallow_ptrace = true\n", line: 3, key: "seccomp.allow_ptrace", is: ErrNotSupported},
+		{name: "seccomp multiarch supported later", src: v1 + "[seccomp]\nallow_multiarch = true\n", line: 3, key: "seccomp.allow_multiarch", is: ErrNotSupported},
+
+		// security suite §6.6: seccomp overrides
+		{name: "seccomp allow unknown name", src: v1 + "[seccomp]\nallow = [\"read\", \"ptrcae\"]\n", line: 3, key: "seccomp.allow[1]", isnt: ErrNotSupported},
+		{name: "seccomp deny unknown name", src: v1 + "[seccomp]\ndeny = [\"socketcall\"]\n", line: 3, key: "seccomp.deny[0]", isnt: ErrNotSupported},
+		{name: "seccomp allow clone3", src: v1 + "[seccomp]\nallow = [\"clone3\"]\nunsafe = \"x\"\n", line: 3, key: "seccomp.allow[0]", isnt: ErrNotSupported},
+		{name: "seccomp deny clone3", src: v1 + "[seccomp]\ndeny = [\"clone3\"]\n", line: 3, key: "seccomp.deny[0]", isnt: ErrNotSupported},
+		{name: "seccomp allow never-allow", src: v1 + "[seccomp]\nallow = [\"sysfs\", \"unshare\"]\n", line: 3, key: "seccomp.allow[1]", isnt: ErrNotSupported},
+		{name: "seccomp allow keyctl", src: v1 + "[seccomp]\nallow = [\"keyctl\"]\n", line: 3, key: "seccomp.allow[0]", isnt: ErrNotSupported},
+		{name: "seccomp allow ioctl", src: v1 + "[seccomp]\nallow = [\"ioctl\"]\n", line: 3, key: "seccomp.allow[0]", isnt: ErrNotSupported},
+		{name: "seccomp unsafe empty", src: v1 + "[seccomp]\nunsafe = \"\"\n", line: 3, key: "seccomp.unsafe", isnt: ErrNotSupported},
+		{name: "seccomp log with compat", src: v1 + "[seccomp]\npolicy = \"compat\"\naction = \"log\"\n", line: 4, key: "seccomp.action", isnt: ErrNotSupported},
 	}
 }
 

@@ -180,18 +180,34 @@ type Namespaces struct {
 	Share []string
 }
 
-// Seccomp selects the system call filter.
+// Seccomp selects the system call filter and loosens or tightens it.
+// Precedence: deny > allow and the allow_* switches > policy. Every
+// loosening is a warning in `nixbox explain`.
 type Seccomp struct {
 	// Policy is "strict" (default) or "compat".
 	Policy string
-	// Roadmap knobs, parsed and validated, refused as not supported yet.
-	Allow          []string
-	Deny           []string
-	AllowPtrace    *bool
-	AllowPerf      *bool
-	AllowUserns    *bool
+	// Allow lists system calls allowed with any arguments. Unknown names,
+	// and clone3, are refused; never-allow names need Unsafe.
+	Allow []string
+	// Deny lists system calls that always fail (EPERM, or Action). A deny
+	// wins over every allow, including a parent's.
+	Deny []string
+	// Unsafe must hold a reason when Allow names a call the policy denies
+	// on purpose (unshare, mount, bpf, keyctl, ...). Default empty.
+	Unsafe string
+	// AllowPtrace allows ptrace, process_vm_readv/writev, kcmp and
+	// pidfd_getfd (debuggers). Loosening.
+	AllowPtrace *bool
+	// AllowPerf allows perf_event_open (profilers). Loosening.
+	AllowPerf *bool
+	// AllowUserns allows clone/unshare with namespace flags, and chroot
+	// (browsers' own sandboxes). Loosening.
+	AllowUserns *bool
+	// AllowMultiarch: roadmap, refused as not supported yet.
 	AllowMultiarch *bool
-	Action         string
+	// Action is what a denied call does: "errno" (default), "kill" or
+	// "log" (strict only; a learning mode that allows and logs).
+	Action string
 }
 
 // Limits are resource limits (roadmap: not supported yet).

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/nixbox/nixbox/seccomp"
 )
 
 // check is one named validation rule (runc's validator.go style): it
@@ -437,8 +439,11 @@ func checkNetwork(p *Profile) error {
 
 var reSyscall = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
 
-// checkSeccomp: policy and action are enums; syscall names are well
-// formed (whether libseccomp knows them is checked by package seccomp).
+// checkSeccomp: policy and action are enums; syscall names are x86_64
+// system calls nixbox knows (seccomp.KnownSyscall); clone3 can be neither
+// allowed nor denied; allowing a call the policy denies on purpose needs a
+// reason in seccomp.unsafe (security suite §6.6). Whether the host's
+// libseccomp knows a name is checked when the filter is compiled.
 func checkSeccomp(p *Profile) error {
 	s := p.Seccomp
 	switch {
@@ -448,18 +453,40 @@ func checkSeccomp(p *Profile) error {
 		return p.errAt("seccomp.policy", "invalid seccomp policy "+strconv.Quote(s.Policy)+" (must be \"strict\" or \"compat\")", "")
 	}
 	switch {
-	case s.Action == "errno", s.Action == "kill", s.Action == "log":
+	case s.Action == "errno", s.Action == "kill":
+	case s.Action == "log":
+		if s.Policy == "compat" {
+			return p.errAt("seccomp.action", "action \"log\" needs the strict policy (compat allows by default: there is nothing to log)", "")
+		}
 	case s.Action == "" && !p.has("seccomp.action"):
 	default:
 		return p.errAt("seccomp.action", "invalid seccomp action "+strconv.Quote(s.Action)+" (must be \"errno\", \"kill\" or \"log\")", "")
+	}
+	if s.Unsafe == "" && p.has("seccomp.unsafe") {
+		return p.errAt("seccomp.unsafe", "unsafe must give a reason", "say why the profile needs the calls it allows")
+	}
+	if !printable(s.Unsafe) {
+		return p.errAt("seccomp.unsafe", "non-graphical character in unsafe", "")
 	}
 	for _, l := range []struct {
 		key  string
 		list []string
 	}{{"seccomp.allow", s.Allow}, {"seccomp.deny", s.Deny}} {
 		for i, n := range l.list {
-			if !reSyscall.MatchString(n) {
-				return p.errAt(idx(l.key, i), "invalid system call name "+strconv.Quote(n), "")
+			k := idx(l.key, i)
+			switch {
+			case !reSyscall.MatchString(n):
+				return p.errAt(k, "invalid system call name "+strconv.Quote(n), "")
+			case !seccomp.KnownSyscall(n):
+				return p.errAt(k, "unknown system call "+strconv.Quote(n), "names are x86_64 system calls, as in `man 2 syscalls`")
+			case seccomp.NeverAllowed(n):
+				return p.errAt(k, "clone3 must fail with ENOSYS so that libc falls back to clone; it can be neither allowed nor denied", "")
+			}
+			if l.key != "seccomp.allow" {
+				continue
+			}
+			if why, ok := seccomp.NeedsUnsafe(n); ok && s.Unsafe == "" {
+				return p.errAt(k, "allowing "+n+" needs seccomp.unsafe: "+why, "set unsafe = \"<reason>\" in [seccomp] if you really need it")
 			}
 		}
 	}
@@ -570,13 +597,7 @@ func checkRoadmap(p *Profile) error {
 		on  bool
 	}{
 		{"namespaces.share", len(p.Namespaces.Share) > 0},
-		{"seccomp.allow", len(s.Allow) > 0},
-		{"seccomp.deny", len(s.Deny) > 0},
-		{"seccomp.allow_ptrace", s.AllowPtrace != nil},
-		{"seccomp.allow_perf", s.AllowPerf != nil},
-		{"seccomp.allow_userns", s.AllowUserns != nil},
 		{"seccomp.allow_multiarch", s.AllowMultiarch != nil},
-		{"seccomp.action", s.Action != ""},
 		{"limits.memory", l.Memory != ""},
 		{"limits.memory_swap", l.MemorySwap != ""},
 		{"limits.cpu", l.CPU != nil},

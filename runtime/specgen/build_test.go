@@ -313,3 +313,35 @@ func TestExpandedPathsRechecked(t *testing.T) {
 		})
 	}
 }
+
+// TestChildDenyBeatsParentAllow: "deny resets" (CVE-2022-21682): a child
+// profile's deny takes back a call its parent allowed, and a child's allow
+// cannot undo a parent's deny.
+func TestChildDenyBeatsParentAllow(t *testing.T) {
+	parse := func(src string) *profiles.Profile {
+		p, err := profiles.Parse("x.toml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct{ parent, child string }{
+		{"version = 1\n[seccomp]\nallow_ptrace = true\n", "version = 1\n[seccomp]\ndeny = [\"ptrace\"]\n"},
+		{"version = 1\n[seccomp]\ndeny = [\"ptrace\"]\n", "version = 1\n[seccomp]\nallow_ptrace = true\n"},
+		{"version = 1\n[seccomp]\nallow = [\"ptrace\"]\nunsafe = \"x\"\n", "version = 1\n[seccomp]\ndeny = [\"ptrace\"]\n"},
+	} {
+		m := profiles.Merge(parse(tc.parent), parse(tc.child))
+		if err := m.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := SeccompPolicy(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range sc.Syscalls {
+			if has(r.Names, "ptrace") && r.Action == specs.ActAllow {
+				t.Errorf("parent %q, child %q: ptrace allowed", tc.parent, tc.child)
+			}
+		}
+	}
+}
