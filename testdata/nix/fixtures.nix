@@ -263,7 +263,10 @@ let
 
   # Synthetic closures of exact size: syn-lib-i references syn-lib-(i-1)
   # and syn-lib-(i/2); closure(syn-lib-k) = syn-lib-0 .. syn-lib-k.
-  synCount = 498;
+  # 1998 nodes serve app2000 (benchmarks only); syn-lib-i depends only on
+  # lower indices, so the count changes no existing derivation, and the
+  # index (what tests build) still needs only syn-lib-0 .. syn-lib-497.
+  synCount = 1998;
   synLibs = genList synLib synCount;
   synLib = i: mk {
     name = "syn-lib-${toString i}";
@@ -294,6 +297,9 @@ let
   app10 = app 10;
   app100 = app 100;
   app500 = app 500;
+  # Benchmarks only (scripts/bench-fixtures.sh): not in the index, so the
+  # test fixtures build never pays for its ~1500 extra derivations.
+  app2000 = app 2000;
 
   # Key = store path, for build/fixtures.env and build/fixtures.json.
   keys = {
@@ -331,5 +337,5 @@ in
 {
   inherit glibc pcre2 libselinux ncurses coreutils bash python3 python3Libs
     curl curlLibs hello memhog forkbomb demo demoClosureInfo evilSymlink
-    evilApp app10 app100 app500 probe index;
+    evilApp app10 app100 app500 app2000 probe index;
 }
