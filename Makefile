@@ -57,8 +57,11 @@ fuzz: ## run each fuzz target for a bounded time
 demo: build fixtures ## run the demo app sandboxed and show what it can and cannot see
 	$(SUDO) scripts/demo.sh $(BIN)/nixbox $(FIXTURES_ENV)
 
-bench: ## (not written yet: the speed issue delivers it)
-	@echo "make bench: not yet written (see the speed issue); nothing was measured" >&2; exit 1
+bench: build fixtures ## time nixbox vs bwrap, crun, runc (rootless); writes docs/benchmarks.md and .png
+	$(SUDO) scripts/setup-bench.sh
+	$(SUDO) scripts/bench-fixtures.sh
+	$(SUDO_E) $(GO) run ./bench -repo $(CURDIR) -fixtures $(CURDIR)/build/bench/fixtures.env \
+		-nixbox $(BIN)/nixbox -nixbox-init $(BIN)/nixbox-init
 
 clean: ## remove build outputs (not the Nix store fixtures)
 	rm -rf $(BIN)
