@@ -1,0 +1,178 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The [seccomp] knobs in real sandboxes: for each knob, nbx-probe runs
+// under a profile extending default with that knob, and its outcomes are
+// compared with the strict baseline. The cases the knob names must change
+// as documented (docs/profiles.md); every other case, which covers every
+// other row of security suite §7 and the controls, must be identical.
+
+// knobProbe is one knob under test.
+type knobProbe struct {
+	name    string
+	profile string // the [seccomp] table
+	// changed maps each case the knob names to a check of its new
+	// outcome; all other cases must equal the baseline.
+	changed map[string]func(c probeCase) bool
+}
+
+// notFilterEPERM: the call reached the kernel, which rejected the
+// probe's bad arguments with its own errno (EPERM would be the filter's).
+func notFilterEPERM(c probeCase) bool { return c.Errno > 0 && c.Errno != int(syscall.EPERM) }
+
+// kernelDecides: the call reached the kernel; with real arguments it may
+// succeed or be refused by the kernel's own limits (for example
+// user.max_user_namespaces), which the test cannot tell from the filter's
+// EPERM. Only a kill is wrong.
+func kernelDecides(c probeCase) bool { return c.Errno >= 0 }
+
+func errnoIs(e syscall.Errno) func(probeCase) bool {
+	return func(c probeCase) bool { return c.Errno == int(e) }
+}
+
+func killedBySIGSYS(c probeCase) bool { return c.Errno == -1 && c.Signal == int(syscall.SIGSYS) }
+
+func casesWith(check func(probeCase) bool, names ...string) map[string]func(probeCase) bool {
+	m := map[string]func(probeCase) bool{}
+	for _, n := range names {
+		m[n] = check
+	}
+	return m
+}
+
+func knobProbes() []knobProbe {
+	userns := casesWith(notFilterEPERM, "unshare", "unshare-newns", "clone-newuser", "clone-newns",
+		"clone-newpid", "clone-newnet", "clone-newuts", "clone-newipc", "clone-newcgroup", "chroot")
+	userns["unshare-newuser"] = kernelDecides
+	userns["clone-newuser-real"] = kernelDecides
+	kill := casesWith(killedBySIGSYS)
+	for _, row := range section7 {
+		if slices.Equal(row.strict, ePERM) {
+			for _, c := range row.cases {
+				kill[c] = killedBySIGSYS
+			}
+		}
+	}
+	// pivot_root and the admin calls the kernel would refuse with EPERM
+	// anyway are denied by the filter first, so they are killed too.
+	return []knobProbe{
+		{"allow_ptrace", "allow_ptrace = true\n",
+			casesWith(notFilterEPERM, "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd")},
+		{"allow_perf", "allow_perf = true\n",
+			// flags = -1: the kernel says EINVAL before it reads attr.
+			map[string]func(probeCase) bool{"perf_event_open": errnoIs(syscall.EINVAL)}},
+		{"allow_userns", "allow_userns = true\n", userns},
+		{"allow_keyctl_unsafe", "allow = [\"keyctl\"]\nunsafe = \"integration test\"\n",
+			map[string]func(probeCase) bool{"keyctl": notFilterEPERM}},
+		{"deny_getppid", "deny = [\"getppid\"]\n",
+			map[string]func(probeCase) bool{"ctl-getppid": errnoIs(syscall.EPERM)}},
+		// deny resets: a deny of ptrace beats allow_ptrace.
+		{"allow_ptrace_deny_ptrace", "allow_ptrace = true\ndeny = [\"ptrace\"]\n",
+			casesWith(notFilterEPERM, "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd")},
+		{"action_kill", "action = \"kill\"\n", kill},
+		// log: every probe case is decided by an explicit rule (never-
+		// allow, argument filters, ENOSYS), so nothing changes.
+		{"action_log", "action = \"log\"\n", nil},
+	}
+}
+
+// probeRunProfile runs `nbx-probe arg` under the profile file prof.
+func probeRunProfile(t *testing.T, r runner, prof, arg string) map[string]probeCase {
+	t.Helper()
+	res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), arg)
+	if res.code != 0 {
+		t.Fatalf("nbx-probe %s under %s: %s", arg, prof, res)
+	}
+	m := map[string]probeCase{}
+	sc := bufio.NewScanner(strings.NewReader(res.stdout))
+	for sc.Scan() {
+		var c probeCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("nbx-probe output line %q: %v", sc.Text(), err)
+		}
+		m[c.Case] = c
+	}
+	if len(m) == 0 {
+		t.Fatalf("nbx-probe printed no cases: %s", res)
+	}
+	return m
+}
+
+// sameOutcome compares errno and signal, not the detail text.
+func sameOutcome(a, b probeCase) bool { return a.Errno == b.Errno && a.Signal == b.Signal }
+
+// TestSeccompKnobs: each knob loosens (or tightens) exactly the calls it
+// names, for root and rootless.
+func TestSeccompKnobs(t *testing.T) {
+	forEach(t, func(t *testing.T, r runner) {
+		base := probeRun(t, r, "strict", "syscalls")
+		for _, k := range knobProbes() {
+			t.Run(k.name, func(t *testing.T) {
+				prof := writeProfile(t, "knob-"+strings.ReplaceAll(k.name, "_", "-"),
+					"version = 1\nextends = \"default\"\n[seccomp]\n"+k.profile)
+				got := probeRunProfile(t, r, prof, "syscalls")
+				for name, b := range base {
+					g, ok := got[name]
+					if !ok {
+						t.Errorf("%s: no result under the knob", name)
+						continue
+					}
+					if check, named := k.changed[name]; named {
+						if !check(g) {
+							t.Errorf("%s: got %s under %s (baseline %s): not the documented change", name, g, k.name, b)
+						} else {
+							t.Logf("%-24s %s -> %s", name, b, g)
+						}
+						continue
+					}
+					if name == "clone-newuser-real" || name == "unshare-newuser" || name == "nr-open_tree_attr" {
+						// Informational only outside their own knob.
+						if !sameOutcome(b, g) {
+							t.Logf("%s: %s -> %s", name, b, g)
+						}
+						continue
+					}
+					if !sameOutcome(b, g) {
+						t.Errorf("%s: changed from %s to %s, but %s does not name it", name, b, g, k.name)
+					}
+				}
+				for name := range k.changed {
+					if _, ok := base[name]; !ok {
+						t.Errorf("%s: the probe has no such case", name)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestSeccompKnobsRefused: the refused combinations never start the app
+// (security suite §6.6).
+func TestSeccompKnobsRefused(t *testing.T) {
+	forEach(t, func(t *testing.T, r runner) {
+		for _, tc := range []struct{ name, table, want string }{
+			{"unknown-name", "allow = [\"ptrcae\"]\n", `unknown system call "ptrcae"`},
+			{"never-allow", "allow = [\"unshare\"]\n", "needs seccomp.unsafe"},
+			{"clone3", "deny = [\"clone3\"]\n", "clone3 must fail with ENOSYS"},
+			{"multiarch", "allow_multiarch = true\n", "not supported yet"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				prof := writeProfile(t, "refused-"+tc.name, "version = 1\nextends = \"default\"\n[seccomp]\n"+tc.table)
+				res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), "check")
+				if res.code == 0 || !strings.Contains(res.stderr, tc.want) || res.stdout != "" {
+					t.Errorf("got %s; want a refusal mentioning %q and no output", res, tc.want)
+				}
+			})
+		}
+	})
+}
