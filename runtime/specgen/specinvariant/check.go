@@ -36,6 +36,8 @@ var (
 	ErrPath        = errors.New("mount path not absolute and clean")
 	ErrPseudo      = errors.New("bind of a kernel pseudo file system")
 	ErrPropagation = errors.New("mount propagation shared with the host")
+	ErrUnmasked    = errors.New("nixbox's own directory visible through a bind")
+	ErrHidden      = errors.New("bind exposes a host path the sandbox must never see")
 )
 
 // Options loosen the source checks for binds a profile acknowledged with
@@ -45,6 +47,10 @@ var (
 type Options struct {
 	// UnsafeSources are the host paths of acknowledged unsafe binds.
 	UnsafeSources map[string]bool
+	// Protected are nixbox's own host directories (specgen.Input.Protected).
+	// Where a bind's source contains one, a read-only tmpfs must mask it
+	// at the matching place inside, mounted after everything above it.
+	Protected []string
 }
 
 // Check returns every violated invariant of s and the seccomp policy the
@@ -66,6 +72,7 @@ func CheckOptions(s *specs.Spec, policy *specs.LinuxSeccomp, o Options) []error 
 	checkProcess(s, bad)
 	checkPolicy(policy, bad)
 	checkMounts(s, o, bad)
+	checkMasks(s, o.Protected, bad)
 	return errs
 }
 
@@ -162,6 +169,15 @@ var reserved = []string{
 	"/run/nixbox", "/.nixbox", "/.nixbox-info",
 }
 
+// hidden are host paths no bind may expose, itself, below or through a
+// parent, unless acknowledged unsafe (security-suite §1.4: the store's
+// hard-link farm is the whole store; the rest is system configuration,
+// setuid wrappers and secrets).
+var hidden = []string{
+	"/nix/store/.links", "/run/current-system", "/etc/static", "/etc/nixos",
+	"/run/wrappers", "/run/secrets", "/run/agenix",
+}
+
 // reservedExact are reserved as a whole only: a mount below them is fine.
 var reservedExact = []string{"/", "/tmp", "/etc"}
 
@@ -248,6 +264,11 @@ func checkMounts(s *specs.Spec, o Options, bad reporter) {
 			if under(src, "/proc") || under(src, "/dev") {
 				bad(ErrPseudo, "%+v", m)
 			}
+			for _, h := range hidden {
+				if under(src, h) || under(h, src) {
+					bad(ErrHidden, "%s through %+v", h, m)
+				}
+			}
 		}
 		// The store view: one read-only bind of each closure member onto
 		// itself, and nothing else under /nix.
@@ -295,6 +316,36 @@ func checkMounts(s *specs.Spec, o Options, bad reporter) {
 			// the rootfs directory, which nixbox leaves empty; not a hole,
 			// but no spec nixbox makes lacks them.
 			bad(ErrShape, "no %s mount", k[0])
+		}
+	}
+}
+
+// checkMasks: every protected directory a bind exposes is covered by a
+// read-only tmpfs, mounted after every mount at or above that place.
+func checkMasks(s *specs.Spec, protected []string, bad reporter) {
+	for i, m := range s.Mounts {
+		if !isBind(m) || m.Type == "tmpfs" {
+			continue
+		}
+		for _, p := range protected {
+			if !under(p, m.Source) {
+				continue
+			}
+			at := path.Join(m.Destination, strings.TrimPrefix(p, m.Source))
+			ok := false
+			for j := len(s.Mounts) - 1; j > i; j-- {
+				n := s.Mounts[j]
+				if n.Destination == at && n.Type == "tmpfs" && readOnly(n) {
+					ok = true
+					break
+				}
+				if under(at, n.Destination) {
+					break // a later mount above the mask hides it
+				}
+			}
+			if !ok {
+				bad(ErrUnmasked, "%s through %+v (no read-only tmpfs at %s after it)", p, m, at)
+			}
 		}
 	}
 }

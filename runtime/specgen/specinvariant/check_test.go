@@ -156,6 +156,12 @@ func TestCheck(t *testing.T) {
 		{"proc source", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			s.Mounts = append(s.Mounts, bind("/proc/1/root", "/x", "ro", "nosuid", "nodev"))
 		}, specinvariant.ErrPseudo},
+		{"store link farm", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, bind("/nix/store/.links", "/links", "ro", "nosuid", "nodev"))
+		}, specinvariant.ErrHidden},
+		{"parent of secrets", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, bind("/run", "/hostrun", "ro", "nosuid", "nodev"))
+		}, specinvariant.ErrHidden},
 		{"shared propagation", func(s *specs.Spec, _ *specs.LinuxSeccomp) { s.Linux.RootfsPropagation = "rshared" }, specinvariant.ErrPropagation},
 	}
 	for _, tc := range tests {
@@ -185,5 +191,36 @@ func TestUnsafeSources(t *testing.T) {
 	errs := specinvariant.CheckOptions(plan.Spec, plan.Seccomp, o)
 	if !slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, specinvariant.ErrNixState) }) {
 		t.Fatalf("CheckOptions = %v, want %v", errs, specinvariant.ErrNixState)
+	}
+}
+
+// TestProtectedMasked: a bind exposing nixbox's own directory needs a
+// read-only tmpfs over it, after every mount above it.
+func TestProtectedMasked(t *testing.T) {
+	t.Parallel()
+	mask := specs.Mount{Destination: "/cfg/nixbox", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid", "nodev"}}
+	o := specinvariant.Options{UnsafeSources: map[string]bool{"/home/u/.config": true},
+		Protected: []string{"/home/u/.config/nixbox", "/home/u/.cache/nixbox"}}
+	for _, tc := range []struct {
+		name   string
+		mounts []specs.Mount
+		ok     bool
+	}{
+		{"masked", []specs.Mount{bind("/home/u/.config", "/cfg", "rw", "nosuid", "nodev"), mask}, true},
+		{"unmasked", []specs.Mount{bind("/home/u/.config", "/cfg", "rw", "nosuid", "nodev")}, false},
+		{"mask first", []specs.Mount{mask, bind("/home/u/.config", "/cfg", "rw", "nosuid", "nodev")}, false},
+		{"mask hidden", []specs.Mount{bind("/home/u/.config", "/cfg", "rw", "nosuid", "nodev"), mask,
+			specs.Mount{Destination: "/cfg", Type: "tmpfs", Source: "tmpfs"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			plan := baseline(t)
+			plan.Spec.Mounts = append(plan.Spec.Mounts, tc.mounts...)
+			errs := specinvariant.CheckOptions(plan.Spec, plan.Seccomp, o)
+			got := !slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, specinvariant.ErrUnmasked) })
+			if got != tc.ok || tc.ok && len(errs) != 0 {
+				t.Fatalf("CheckOptions = %v, want ok=%v", errs, tc.ok)
+			}
+		})
 	}
 }
