@@ -91,6 +91,7 @@ type bench struct {
 	base    map[string]*stat
 	resolve []resolveRow
 	cleanup []func()
+	busy    string // a warning when the machine was loaded
 }
 
 type resolveRow struct {
@@ -186,7 +187,14 @@ func (b *bench) run() error {
 	if err := b.resolution(); err != nil {
 		return err
 	}
-	mach = append(mach, [2]string{"load average", loadBefore + " (start), " + loadavg() + " (end)"})
+	loadAfter := loadavg()
+	mach = append(mach, [2]string{"load average", loadBefore + " (start), " + loadAfter + " (end)"})
+	for _, l := range []string{loadBefore, loadAfter} {
+		if f, err := strconv.ParseFloat(strings.Fields(l + " x")[0], 64); err == nil && f > float64(runtime.NumCPU()) {
+			b.busy = fmt.Sprintf("The 1-minute load average was %s at the start and %s at the end, above the %d CPUs: other work ran on the machine during this run, so every number here is inflated and noisier than on an idle machine; the ratios within one table are what to read.", strings.Fields(loadBefore)[0], strings.Fields(loadAfter)[0], runtime.NumCPU())
+			break
+		}
+	}
 	mach = append(mach, [2]string{"harness wall time", time.Since(start).Round(time.Second).String()})
 
 	report := b.render(mach)
