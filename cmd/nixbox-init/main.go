@@ -13,6 +13,10 @@
 // Usage (inside the sandbox only):
 //
 //	nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]
+//	nixbox-init --enter --uid UID --gid GID -- PROGRAM [ARGS...]
+//
+// The second form is `nixbox enter`: it runs a command in a running
+// sandbox the way the first form runs the app (see enter).
 //
 // libcontainer runs nixbox-init as root of the sandbox's user namespace (U1),
 // which maps 0 to the invoking user and nothing else, without capabilities.
@@ -72,6 +76,9 @@ func run(args []string) int {
 	if len(args) > 1 && args[1] == "--stage2" {
 		return stage2(args[2:])
 	}
+	if len(args) > 1 && args[1] == "--enter" {
+		return enter(args[2:])
+	}
 	uid, gid, argv, ok := parseArgs(args[1:])
 	if !ok {
 		return fail(exitInitError, "nixbox-init: usage: nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]")
@@ -93,27 +100,7 @@ func run(args []string) int {
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc)
 
-	tty := isTerminal(0)
-	attr := &syscall.ProcAttr{
-		Env:   os.Environ(),
-		Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{
-			Setpgid: true,
-			// With a terminal, the app's process group becomes the
-			// foreground group, so Ctrl-C and Ctrl-Z reach the app and
-			// job control works.
-			Foreground: tty,
-			Ctty:       0,
-		},
-	}
-	// The app's user namespace U2: uid and gid map to U1's 0 (the
-	// invoking user); setgroups is denied, as an unprivileged map needs.
-	attr.Sys.Cloneflags = unix.CLONE_NEWUSER
-	attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: 0, Size: 1}}
-	attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: 0, Size: 1}}
-	attr.Sys.GidMappingsEnableSetgroups = false
-	stage2Argv := append([]string{"nixbox-init", "--stage2", "--"}, argv...)
-	pid, err := syscall.ForkExec("/proc/self/exe", stage2Argv, attr)
+	pid, err := startApp(uid, gid, argv)
 	if err != nil {
 		return fail(exitInitError, "starting the app's user namespace: %v", err)
 	}
@@ -139,19 +126,7 @@ func run(args []string) int {
 		}()
 	}
 
-	go func() {
-		for s := range sigc {
-			sig := s.(syscall.Signal)
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGTTIN, unix.SIGTTOU, unix.SIGTSTP:
-				// SIGCHLD is handled by the wait loop; SIGURG is the Go
-				// runtime's own; the terminal delivers job-control and
-				// resize signals to the app's group directly.
-				continue
-			}
-			_ = unix.Kill(pid, sig)
-		}
-	}()
+	go forwardSignals(sigc, pid)
 
 	for {
 		var ws unix.WaitStatus
@@ -176,6 +151,115 @@ func run(args []string) int {
 		}
 		// The app is done: end whatever it left running.
 		_ = unix.Kill(-1, unix.SIGKILL)
+		return code
+	}
+}
+
+// startApp clones stage 2 into a new user namespace (U2 for the app, a
+// sibling of it for `nixbox enter`) whose uid and gid map to U1's 0, the
+// invoking user; setgroups is denied, as an unprivileged map needs. The
+// child is the leader of its own process group; with a terminal, that
+// group becomes the foreground group, so Ctrl-C and Ctrl-Z reach it and
+// job control works.
+func startApp(uid, gid int, argv []string) (int, error) {
+	tty := isTerminal(0)
+	attr := &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Foreground: tty,
+			Ctty:       0,
+		},
+	}
+	attr.Sys.Cloneflags = unix.CLONE_NEWUSER
+	attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: 0, Size: 1}}
+	attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: 0, Size: 1}}
+	attr.Sys.GidMappingsEnableSetgroups = false
+	stage2Argv := append([]string{"nixbox-init", "--stage2", "--"}, argv...)
+	return syscall.ForkExec("/proc/self/exe", stage2Argv, attr)
+}
+
+// forwardSignals passes every caught signal to pid, except the ones the
+// terminal or the runtime handle themselves.
+func forwardSignals(sigc <-chan os.Signal, pid int) {
+	for s := range sigc {
+		sig := s.(syscall.Signal)
+		switch sig {
+		case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGTTIN, unix.SIGTTOU, unix.SIGTSTP:
+			// SIGCHLD is handled by the wait loop; SIGURG is the Go
+			// runtime's own; the terminal delivers job-control and
+			// resize signals to the app's group directly.
+			continue
+		}
+		_ = unix.Kill(pid, sig)
+	}
+}
+
+// exitCode turns a wait status into the exit code nixbox passes on.
+func exitCode(ws unix.WaitStatus) (int, bool) {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus(), true
+	case ws.Signaled():
+		return 128 + int(ws.Signal()), true
+	}
+	return 0, false
+}
+
+// enter is `nixbox enter`: libcontainer's setns process has joined U1 and
+// the sandbox's mount, pid, net, ipc, uts and cgroup namespaces as U1's
+// root with nixbox-init's capabilities (CAP_SETFCAP) -- more than the app
+// has. So it runs this, which does what stage 1 does for the app, without
+// being PID 1: no watch pipe, no orphans to reap (they go to the sandbox's
+// PID 1), only its own child to wait for.
+//
+// The command gets a new user namespace with the app's identity map, a
+// sibling of the app's U2, not U2 itself: setns(CLONE_NEWUSER) is refused
+// (EINVAL) to a multithreaded process, and a Go program is multithreaded
+// before main runs; joining U2 would also need CAP_SYS_ADMIN over it, which
+// this process does not hold. A sibling namespace owned by the same U1
+// root with the same one-id map gives the command the same uid, gid and
+// (after stage 2) the same empty capability sets, no_new_privs and filter.
+func enter(a []string) int {
+	uid, gid, argv, ok := parseArgs(a)
+	if !ok {
+		return fail(exitInitError, "nixbox-init: usage: nixbox-init --enter --uid UID --gid GID -- PROGRAM [ARGS...]")
+	}
+	if os.Getpid() == 1 {
+		return fail(exitInitError, "nixbox-init: --enter joins a running sandbox; it cannot be its PID 1")
+	}
+	// libcontainer passes only 0, 1 and 2 to a setns process, but make
+	// sure nothing else reaches the command.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail(exitInitError, "nixbox-init: marking descriptors close-on-exec: %v", err)
+	}
+	sigc := make(chan os.Signal, 32)
+	signal.Notify(sigc)
+	pid, err := startApp(uid, gid, argv)
+	if err != nil {
+		return fail(exitInitError, "starting the command's user namespace: %v", err)
+	}
+	if err := dropCaps(); err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		return fail(exitInitError, "dropping capabilities: %v", err)
+	}
+	go forwardSignals(sigc, pid)
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fail(exitInitError, "nixbox-init: waiting for the command: %v", err)
+		}
+		code, done := exitCode(ws)
+		if !done {
+			continue
+		}
+		// The command is done: end what it left in its process group.
+		_ = unix.Kill(-pid, unix.SIGKILL)
 		return code
 	}
 }
