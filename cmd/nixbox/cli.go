@@ -20,6 +20,9 @@ Usage:
   nixbox spec [--bundle DIR] [--profile NAME] APP [--] [ARGS...]
   nixbox explain [--profile NAME] APP
   nixbox profiles
+  nixbox ps [--json]
+  nixbox kill ID [SIGNAL]
+  nixbox enter ID [--] CMD [ARGS...]
   nixbox seccomp show NAME
   nixbox seccomp export NAME --format oci|bpf [--output FILE]
   nixbox version
@@ -33,6 +36,10 @@ Everything after APP is passed to the app verbatim.
 seccomp show prints the effective system call filter of profile NAME (a
 name or a file, as for APP); seccomp export writes it as OCI JSON or as the
 compiled BPF program nixbox-init loads, to standard output or to a new FILE.
+
+enter runs CMD (an absolute path in the app's closure) inside the running
+instance ID (see ps), with the app's namespaces, uid, seccomp filter, no
+capabilities and no_new_privs. Its exit status is CMD's; 1 if nixbox failed.
 
 Exit status of run: the app's status; 128+N if it was killed by signal N;
 125 if nixbox failed before the app started; 126 if the command cannot be
@@ -73,11 +80,13 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return report(s, cmdPs(s, rest), false)
 	case "kill":
 		return report(s, cmdKill(s, rest), false)
+	case "enter":
+		return report(s, cmdEnter(s, rest), false)
 	case "seccomp":
 		return report(s, cmdSeccomp(s, rest), false)
 	}
 	hint := ""
-	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "seccomp", "version", "help"}); sug != "" {
+	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "ps", "kill", "enter", "seccomp", "version", "help"}); sug != "" {
 		hint = fmt.Sprintf("did you mean %q?", sug)
 	}
 	return report(s, usageErr(hint, "unknown command %q", cmd), false)

@@ -117,6 +117,8 @@ func classify(err error, isRun bool) (int, string) {
 		return fail, "nixbox never overwrites a file: choose a new name, or remove the old file first"
 	case errors.Is(err, seccomp.ErrUnsupported):
 		return fail, "rebuild nixbox with cgo and -tags seccomp (make build)"
+	case errors.Is(err, sandbox.ErrNotEnterable):
+		return fail, "`nixbox ps` lists the running instances you can enter; an app started by an older nixbox cannot be entered"
 	case errors.Is(err, sandbox.ErrSeccompUnavailable):
 		return fail, "rebuild nixbox with cgo and -tags seccomp (make build)"
 	}

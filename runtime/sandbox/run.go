@@ -50,6 +50,10 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("%w: converting the spec: %w", ErrStart, err)
 	}
+	// For `nixbox enter`: how the sandbox's process is started.
+	if err := in.saveEnterInfo(spec.Process); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStart, err)
+	}
 	runRoot := filepath.Join(in.root, "run")
 	c, err := libcontainer.Create(runRoot, in.ID, cfg)
 	if err != nil {
