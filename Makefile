@@ -46,13 +46,15 @@ integration: build fixtures ## real sandboxes, as root and as the unprivileged u
 	NIXBOX_BIN=$(BIN)/nixbox NIXBOX_INIT_BIN=$(BIN)/nixbox-init NIXBOX_FIXTURES=$(FIXTURES_ENV) \
 		$(SUDO_E) $(GO) test -tags 'integration seccomp' -count=1 -timeout 20m ./integration/... ./runtime/closure/...
 
-test: setup lint unit integration ## everything CI runs: set-up, lint, unit and integration tests
+test: setup lint unit integration fuzz ## everything CI runs: set-up, lint, unit, integration and bounded fuzz tests
 
 golden: ## rewrite golden files after an intended change
 	$(GO) test ./runtime/specgen/ ./seccomp/ ./profiles/ -update
 
-fuzz: ## run each fuzz target for a bounded time
-	$(GO) test -run '^$$' -fuzz=FuzzParse -fuzztime=60s ./profiles
+fuzz: ## run each fuzz target for a bounded time (FUZZTIME=20s each; corpus in testdata/fuzz)
+	@set -e; for t in profiles:FuzzParse profiles:FuzzExpandPath profiles:FuzzMerge runtime/specgen:FuzzProfileToSpec; do \
+		echo "fuzz $${t#*:} ($(or $(FUZZTIME),20s))"; \
+		$(GO) test -run '^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(or $(FUZZTIME),20s) ./$${t%%:*}; done
 
 demo: build fixtures ## run the demo app sandboxed and show what it can and cannot see
 	$(SUDO) scripts/demo.sh $(BIN)/nixbox $(FIXTURES_ENV)
