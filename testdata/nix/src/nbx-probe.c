@@ -7,6 +7,12 @@
  *   nbx-probe syscalls   every row of §7, plus controls
  *   nbx-probe i386       int $0x80 getpid in a forked child
  *   nbx-probe x32        x32-numbered getpid/unshare in forked children
+ *   nbx-probe run NAME.. only the named cases of `syscalls`
+ *   nbx-probe int80      escape case 36: i386 calls through int $0x80
+ *   nbx-probe sweep ABI  escape case 35: every number of ABI (x86_64, x32,
+ *                        i386) up to the known maximum + 32 with all
+ *                        arguments 1, in forked children (side-effecting
+ *                        calls skipped); one line per number
  *
  * Every case prints one JSON line
  *   {"case":"...","errno":N,"signal":S,"detail":"..."}
@@ -533,6 +539,121 @@ static const struct tcase cases[] = {
 	{"ctl-personality-linux", "personality(PER_LINUX)", c_pers_linux},
 };
 
+
+static int usage(void);
+
+/* ---- escape case 36: i386 calls through int $0x80 ---- */
+static long int80(long nr, long b, long c, long d) {
+	long ret = nr;
+	__asm__ volatile("int $0x80" : "+a"(ret) : "b"(b), "c"(c), "d"(d) : "memory", "cc");
+	if ((int)ret < 0 && (int)ret > -4096) {
+		errno = -(int)ret;
+		return -1;
+	}
+	return (int)ret;
+}
+static long c_i386_unshare(void) { return int80(310, X_CLONE_NEWUSER, 0, 0); }
+static long c_i386_keyctl(void) { return int80(288, 0x7fff, 0, 0); }
+static long c_i386_mount(void) { return int80(21, 0, BAD, 0); }
+static long c_i386_ptrace(void) { return int80(26, 0x7fffffff, -1, 0); }
+static long c_i386_tiocsti(void) { return int80(54, -1, X_TIOCSTI, BAD); }
+static long c_i386_socketcall(void) { return int80(102, 1 /* SYS_SOCKET */, BAD, 0); }
+static long c_i386_bpf(void) { return int80(357, 0, BAD, 0x100000); }
+static long c_i386_uffd(void) { return int80(374, -1, 0, 0); }
+
+static const struct tcase int80_cases[] = {
+	{"i386-unshare", "int $0x80 eax=310 unshare(CLONE_NEWUSER)", c_i386_unshare},
+	{"i386-keyctl", "int $0x80 eax=288 keyctl(0x7fff)", c_i386_keyctl},
+	{"i386-mount", "int $0x80 eax=21 mount(0, 1)", c_i386_mount},
+	{"i386-ptrace", "int $0x80 eax=26 ptrace(0x7fffffff, -1)", c_i386_ptrace},
+	{"i386-ioctl-tiocsti", "int $0x80 eax=54 ioctl(-1, TIOCSTI, 1)", c_i386_tiocsti},
+	{"i386-socketcall", "int $0x80 eax=102 socketcall(SYS_SOCKET, 1)", c_i386_socketcall},
+	{"i386-bpf", "int $0x80 eax=357 bpf(0, 1, 1 MiB)", c_i386_bpf},
+	{"i386-userfaultfd", "int $0x80 eax=374 userfaultfd(-1)", c_i386_uffd},
+};
+
+/* ---- escape case 35: the sweep ---- */
+static int sweep_skip(long nr) {
+	/* exit*, pause, rt_sigsuspend, rt_sigreturn, the fork family and the
+	 * signal senders (kill(1,...) would aim at the sandbox's init). */
+	static const long skip[] = {15, 34, 56, 57, 58, 60, 62, 129, 130, 200, 231, 234, 297};
+	for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+		if (nr == skip[i])
+			return 1;
+	return 0;
+}
+static int sweep_skip_i386(long nr) {
+	/* exit 1, fork 2, waitpid-pause 29, kill 37, sigreturn 119, clone 120,
+	 * vfork 190, rt_sigreturn 173, rt_sigsuspend 179, exit_group 252,
+	 * tkill 238, tgkill 270, rt_sigqueueinfo 178, rt_tgsigqueueinfo 335,
+	 * sigsuspend 72, vm86old 113, vm86 166 */
+	static const long skip[] = {1, 2, 29, 37, 72, 113, 119, 120, 166, 173, 178, 179, 190, 238, 252, 270, 335};
+	for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+		if (nr == skip[i])
+			return 1;
+	return 0;
+}
+
+static void sweep_child_fds(void) {
+	/* Never let a call with fd 1 touch a host file: 0-2 become a fresh
+	 * pipe, every other descriptor is closed. */
+	int p[2];
+	if (pipe(p) == 0) {
+		dup2(p[0], 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+	}
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+}
+
+static int sweep(const char *abi) {
+	long base = 0, max;
+	int i386 = 0;
+	if (!strcmp(abi, "x86_64"))
+		max = 467 + 32;
+	else if (!strcmp(abi, "x32"))
+		base = X_X32, max = 547 + 32;
+	else if (!strcmp(abi, "i386"))
+		i386 = 1, max = 467 + 32;
+	else
+		return usage();
+	for (long n = 0; n <= max; n++) {
+		pid_t pid;
+		int st;
+		char name[64];
+		if (i386 ? sweep_skip_i386(n) : sweep_skip(n))
+			continue;
+		snprintf(name, sizeof name, "%s-%ld", abi, n);
+		memset(shm, 0, sizeof *shm);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			long r;
+			sweep_child_fds();
+			alarm(2);
+			errno = 0;
+			r = i386 ? int80(n, BAD, BAD, BAD) : syscall(base | n, BAD, BAD, BAD, BAD, BAD, BAD);
+			shm->err = r == -1 ? errno : 0;
+			shm->done = 1;
+			_exit(0);
+		}
+		if (pid < 0) {
+			emit(name, -2, 0, "fork failed");
+			continue;
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (WIFSIGNALED(st))
+			emit(name, -1, WTERMSIG(st), "");
+		else if (!shm->done)
+			emit(name, -2, 0, "exited without a result");
+		else
+			emit(name, shm->err, 0, "");
+	}
+	return 0;
+}
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static void run_all(const struct tcase *cs, size_t n) {
@@ -541,17 +662,22 @@ static void run_all(const struct tcase *cs, size_t n) {
 }
 
 static int usage(void) {
-	fprintf(stderr, "usage: nbx-probe check|syscalls|i386|x32|host-i386-control\n");
+	fprintf(stderr, "usage: nbx-probe check|syscalls|i386|x32|int80|host-i386-control | run NAME... | sweep x86_64|x32|i386\n");
 	return 2;
 }
 
 int main(int argc, char **argv) {
 	char facts[512];
 	const char *why;
-	if (argc != 2)
+	if (argc < 2)
 		return usage();
-	if (strcmp(argv[1], "check") && strcmp(argv[1], "syscalls") &&
-	    strcmp(argv[1], "i386") && strcmp(argv[1], "x32") &&
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "sweep")) {
+		if (argc < 3 || (!strcmp(argv[1], "sweep") && argc != 3))
+			return usage();
+	} else if (argc != 2)
+		return usage();
+	else if (strcmp(argv[1], "check") && strcmp(argv[1], "syscalls") &&
+	    strcmp(argv[1], "i386") && strcmp(argv[1], "x32") && strcmp(argv[1], "int80") &&
 	    strcmp(argv[1], "host-i386-control"))
 		return usage();
 	/* host-i386-control is the one case allowed outside a sandbox: it only
@@ -572,6 +698,22 @@ int main(int argc, char **argv) {
 		emit("check", 0, 0, facts);
 	else if (!strcmp(argv[1], "syscalls"))
 		run_all(cases, N(cases));
+	else if (!strcmp(argv[1], "run")) {
+		for (int a = 2; a < argc; a++) {
+			size_t i;
+			for (i = 0; i < N(cases); i++)
+				if (!strcmp(cases[i].name, argv[a]))
+					break;
+			if (i == N(cases)) {
+				emit(argv[a], -2, 0, "no such case");
+				continue;
+			}
+			run_case(cases[i].name, cases[i].call, cases[i].fn);
+		}
+	} else if (!strcmp(argv[1], "sweep"))
+		return sweep(argv[2]);
+	else if (!strcmp(argv[1], "int80"))
+		run_all(int80_cases, N(int80_cases));
 	else if (!strcmp(argv[1], "i386") || !strcmp(argv[1], "host-i386-control"))
 		run_all(i386_cases, N(i386_cases));
 	else

@@ -1,0 +1,332 @@
+//go:build integration
+
+// Package harness is the shared Go harness of the adversarial suites
+// (security suite §3): runners (root and the unprivileged nixbox-test),
+// Run with a Result, profiles, fixtures, canaries, sentinel processes and
+// host mountinfo snapshots. Every escape case pairs its in-sandbox
+// assertion with a host invariant checked by Matrix.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestUser is the unprivileged account created by scripts/setup-host.sh.
+const TestUser = "nixbox-test"
+
+var (
+	// WorkDir is a world-readable temp dir holding copies of the binaries,
+	// per-runner dirs and profiles.
+	WorkDir string
+	// Nixbox is the path of the nixbox binary under test.
+	Nixbox string
+	// Fixtures maps a fixture KEY to its store path (build/fixtures.env).
+	Fixtures map[string]string
+)
+
+// Main prepares the harness and runs the tests; use it as
+// `func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }`.
+func Main(m *testing.M) int {
+	flag.Parse()
+	// nixbox runs are latency-bound: run more than GOMAXPROCS at once
+	// unless -parallel was given.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "6")
+	}
+	bin, initBin, fx := os.Getenv("NIXBOX_BIN"), os.Getenv("NIXBOX_INIT_BIN"), os.Getenv("NIXBOX_FIXTURES")
+	if bin == "" || initBin == "" || fx == "" {
+		fmt.Fprintln(os.Stderr, "harness: NIXBOX_BIN, NIXBOX_INIT_BIN and NIXBOX_FIXTURES must be set; run `make integration`")
+		if os.Getenv("CI") == "true" {
+			return 1
+		}
+		return 0
+	}
+	var err error
+	if Fixtures, err = ReadEnvFile(fx); err != nil {
+		fmt.Fprintln(os.Stderr, "harness:", err)
+		return 1
+	}
+	if WorkDir, err = os.MkdirTemp("", "nixbox-esc-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(WorkDir)
+	_ = os.Chmod(WorkDir, 0o755)
+	binDir := filepath.Join(WorkDir, "bin")
+	_ = os.Mkdir(binDir, 0o755)
+	for _, b := range []string{bin, initBin} {
+		if err := CopyFile(b, filepath.Join(binDir, filepath.Base(b)), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	Nixbox = filepath.Join(binDir, filepath.Base(bin))
+	cleanup, err := setupGlobalCanaries()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "harness: canaries:", err)
+		return 1
+	}
+	defer cleanup()
+	return m.Run()
+}
+
+// ReadEnvFile reads KEY=value lines.
+func ReadEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading fixtures (run `make fixtures`): %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			out[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return out, sc.Err()
+}
+
+// CopyFile copies src to a new dst with mode.
+func CopyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// CI reports whether CI=true: skips become failures.
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// SkipOrFail skips loudly, or fails under CI=true: CI has root and must
+// run every sandbox test.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("sandbox test cannot run under CI=true: %s", msg)
+	}
+	t.Skipf("SKIP (not a pass): %s", msg)
+}
+
+// Fixture returns a fixture store path or stops the test.
+func Fixture(t testing.TB, key string) string {
+	t.Helper()
+	p := Fixtures[key]
+	if p == "" {
+		SkipOrFail(t, "fixture %s missing from build/fixtures.env (run `make fixtures`)", key)
+	}
+	return p
+}
+
+// Bin is Fixture(key)/bin/prog.
+func Bin(t testing.TB, key, prog string) string {
+	return filepath.Join(Fixture(t, key), "bin", prog)
+}
+
+// Runner is one identity the suite runs nixbox as.
+type Runner struct {
+	Name     string
+	UID, GID int
+	Home     string // a fresh HOME for nixbox runs (never the real one)
+	Tmp      string // TMPDIR: nixbox keeps its state below it
+	Base     string // parent of Home and Tmp
+	Sentinel *Sentinel
+}
+
+// Runners returns root and the unprivileged test user, each with a fresh
+// home and temp dir, home canaries and a sentinel process of its own uid.
+func Runners(t *testing.T) []*Runner {
+	t.Helper()
+	var rs []*Runner
+	if os.Getuid() == 0 {
+		rs = append(rs, NewRunner(t, "root", 0, 0))
+		u, err := user.Lookup(TestUser)
+		if err != nil {
+			SkipOrFail(t, "test user %s missing (run `make setup`): %v", TestUser, err)
+			return rs
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		rs = append(rs, NewRunner(t, "rootless", uid, gid))
+	} else {
+		SkipOrFail(t, "not root: the root half of the suite cannot run")
+		rs = append(rs, NewRunner(t, "rootless", os.Getuid(), os.Getgid()))
+	}
+	return rs
+}
+
+// NewRunner makes a runner with a fresh home, temp dir and sentinel.
+func NewRunner(t *testing.T, name string, uid, gid int) *Runner {
+	t.Helper()
+	base, err := os.MkdirTemp(WorkDir, name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(base, 0o755)
+	r := &Runner{Name: name, UID: uid, GID: gid, Base: base,
+		Home: filepath.Join(base, "home"), Tmp: filepath.Join(base, "tmp")}
+	for _, d := range []string{r.Home, r.Tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		r.Chown(t, d)
+	}
+	r.Sentinel = StartSentinel(t, uid, gid)
+	return r
+}
+
+// Chown gives p to the runner (a no-op when not root).
+func (r *Runner) Chown(t testing.TB, p string) {
+	t.Helper()
+	if err := os.Lchown(p, r.UID, r.GID); err != nil && os.Getuid() == 0 {
+		t.Fatal(err)
+	}
+}
+
+// MkdirAll creates dirs below the runner's home (or anywhere), owned by it.
+func (r *Runner) MkdirAll(t testing.TB, p string, mode os.FileMode) {
+	t.Helper()
+	var todo []string
+	for d := p; d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		todo = append(todo, d)
+	}
+	for i := len(todo) - 1; i >= 0; i-- {
+		if err := os.Mkdir(todo[i], mode); err != nil {
+			t.Fatal(err)
+		}
+		r.Chown(t, todo[i])
+	}
+}
+
+// WriteFile writes a file owned by the runner, creating parents.
+func (r *Runner) WriteFile(t testing.TB, p, content string, mode os.FileMode) {
+	t.Helper()
+	r.MkdirAll(t, filepath.Dir(p), 0o700)
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	r.Chown(t, p)
+}
+
+// Cred is the SysProcAttr that runs a command as r (nil when r is us).
+func (r *Runner) Cred() *syscall.SysProcAttr {
+	if r.UID == os.Getuid() {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{
+		Uid: uint32(r.UID), Gid: uint32(r.GID), Groups: []uint32{uint32(r.GID)}}}
+}
+
+// Env is the clean environment nixbox runs with.
+func (r *Runner) Env(extra ...string) []string {
+	return append([]string{
+		"HOME=" + r.Home,
+		"TMPDIR=" + r.Tmp,
+		"PATH=/usr/bin:/bin",
+		"LANG=C",
+		"USER=" + r.Name,
+	}, extra...)
+}
+
+// Cmd builds a nixbox command run as r.
+func (r *Runner) Cmd(ctx context.Context, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, Nixbox, args...)
+	c.Env = r.Env()
+	c.Dir = r.Home
+	c.SysProcAttr = r.Cred()
+	return c
+}
+
+// Result is one finished nixbox command.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+	Elapsed        time.Duration
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %q\nstderr: %q", r.Code, r.Stdout, r.Stderr)
+}
+
+// Run runs nixbox as r with a 60 s limit and returns what happened.
+func (r *Runner) Run(t testing.TB, stdin string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return r.RunCmd(t, r.Cmd(ctx, args...), stdin)
+}
+
+// RunCmd runs a prepared command (see Cmd) and returns what happened.
+func (r *Runner) RunCmd(t testing.TB, c *exec.Cmd, stdin string) Result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if c.Stdin == nil {
+		c.Stdin = strings.NewReader(stdin)
+	}
+	c.Stdout, c.Stderr = &out, &errb
+	start := time.Now()
+	err := c.Run()
+	res := Result{Stdout: out.String(), Stderr: errb.String(), Elapsed: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.Code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Code = 128 + int(ws.Signal())
+		}
+	} else if err != nil {
+		t.Fatalf("running %v: %v", c.Args, err)
+	}
+	if strings.Contains(res.Stderr, "panic:") || strings.Contains(res.Stderr, "goroutine ") {
+		t.Fatalf("nixbox panicked: %s", res)
+	}
+	return res
+}
+
+// WriteProfile writes a profile file readable by every runner, owned by
+// root (accepted for every user) and not writable by others.
+func WriteProfile(t testing.TB, name, body string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(WorkDir, "profiles-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	p := filepath.Join(dir, name+".toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
