@@ -14,7 +14,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PURE_PKGS := ./profiles/... ./seccomp/... ./runtime/closure/... ./runtime/specgen/... \
-	./runtime/hostenv/... ./runtime/rootfs/... ./runtime/appres/... ./runtime/hostfs/...
+	./runtime/hostenv/... ./runtime/rootfs/... ./runtime/appres/... ./runtime/hostfs/... ./runtime/cgroups/...
 FIXTURES_ENV := $(CURDIR)/build/fixtures.env
 
 .PHONY: help build setup fixtures test unit integration lint golden fuzz demo bench clean

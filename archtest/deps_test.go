@@ -18,6 +18,7 @@ var purePackages = []string{
 	"runtime/rootfs",
 	"runtime/appres",
 	"runtime/hostfs",
+	"runtime/cgroups",
 }
 
 // forbidden reports why a dependency of a pure package is not allowed, or
@@ -168,6 +169,9 @@ var importRules = map[string]importRule{
 	"runtime/hostenv": {},
 	"runtime/hostfs":  {},
 	"runtime/rootfs":  {},
+	// The delegated parent cgroup and stats (containerd/cgroups/v3);
+	// the sandbox's own cgroup belongs to libcontainer.
+	"runtime/cgroups": {},
 	// The shared spec invariant checker (style.md §8.4): imports nothing
 	// of ours, so it is an oracle independent of profiles and specgen.
 	"runtime/specgen/specinvariant": {},
