@@ -1,0 +1,335 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// enterApp is one running app of TestEnter.
+type enterApp struct {
+	r    runner
+	prof string
+	id   string
+	pid  int // the sandbox init's host pid, from ps
+	cmd  *exec.Cmd
+	done chan int // the run's exit code
+}
+
+// startEnterApp starts `bash -c 'echo $$ > /tmp/apppid; sleep 300'` under a
+// profile whose closure also holds coreutils (and the probe) and waits
+// until ps lists it and the app has written its pid.
+func startEnterApp(t *testing.T, r runner) *enterApp {
+	t.Helper()
+	pkgs := []string{`"` + fixture(t, "COREUTILS") + `"`}
+	if p := fixtures["PROBE"]; p != "" {
+		pkgs = append(pkgs, `"`+p+`"`)
+	}
+	prof := writeProfile(t, "enterable", "version = 1\nextends = \"default\"\n[app]\npackages = ["+strings.Join(pkgs, ", ")+"]\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	t.Cleanup(cancel)
+	c := r.cmd(ctx, "run", "--profile", prof, bin(t, "BASH", "bash"), "-c",
+		"echo $$ > /tmp/apppid; "+bin(t, "COREUTILS", "sleep")+" 300")
+	var errb strings.Builder
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &enterApp{r: r, prof: prof, cmd: c, done: make(chan int, 1)}
+	go func() {
+		err := c.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			a.done <- ee.ExitCode()
+			return
+		}
+		a.done <- 0
+	}()
+	t.Cleanup(func() {
+		_ = c.Process.Kill()
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for a.id == "" {
+		var recs []struct {
+			ID  string `json:"id"`
+			Pid int    `json:"pid"`
+		}
+		res := r.run(t, "", "ps", "--json")
+		if err := json.Unmarshal([]byte(res.stdout), &recs); err != nil {
+			t.Fatalf("ps --json: %v: %s", err, res)
+		}
+		if len(recs) == 1 {
+			a.id, a.pid = recs[0].ID, recs[0].Pid
+			break
+		}
+		select {
+		case code := <-a.done:
+			t.Fatalf("the app exited %d before ps listed it: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ps never listed the app (last: %s)", res)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cat := bin(t, "COREUTILS", "cat")
+	for {
+		if res := r.run(t, "", "enter", a.id, cat, "/tmp/apppid"); res.code == 0 && strings.TrimSpace(res.stdout) != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app never wrote /tmp/apppid")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return a
+}
+
+func statusField(t *testing.T, status, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + name + `:\s*(.*)$`).FindStringSubmatch(status)
+	if m == nil {
+		t.Fatalf("no %s in /proc/.../status:\n%s", name, status)
+	}
+	return strings.TrimSpace(m[1])
+}
+
+func parseProbe(t *testing.T, out string) map[string]probeCase {
+	t.Helper()
+	m := map[string]probeCase{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var c probeCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("nbx-probe output line %q: %v", sc.Text(), err)
+		}
+		m[c.Case] = c
+	}
+	return m
+}
+
+// TestEnter: `nixbox enter` runs a command that shares the app's mount and
+// pid namespaces, has the app's uid, filter, no capabilities and
+// no_new_privs, and is denied what the app is denied; ids that are not
+// the caller's running instances are refused (security suite case 51);
+// `nixbox kill` ends the app and then enter refuses it.
+func TestEnter(t *testing.T) {
+	rs := runners(t)
+	apps := map[string]*enterApp{}
+	for _, r := range rs {
+		apps[r.name] = startEnterApp(t, r)
+	}
+	coreutils := func(p string) string { return bin(t, "COREUTILS", p) }
+	for _, r := range rs {
+		a := apps[r.name]
+		t.Run(r.name, func(t *testing.T) {
+			// The sandbox's /tmp: the app's own file.
+			res := r.run(t, "", "enter", a.id, coreutils("cat"), "/tmp/apppid")
+			appPid := strings.TrimSpace(res.stdout)
+			if res.code != 0 || appPid == "" {
+				t.Fatalf("cat /tmp/apppid: %s", res)
+			}
+			// The sandbox's pid namespace: the app is there, the host is not.
+			res = r.run(t, "", "enter", a.id, coreutils("ls"), "/proc")
+			pids := map[string]bool{}
+			for _, f := range strings.Fields(res.stdout) {
+				if _, err := strconv.Atoi(f); err == nil {
+					pids[f] = true
+				}
+			}
+			if res.code != 0 || !pids["1"] || !pids[appPid] || len(pids) > 8 {
+				t.Fatalf("ls /proc inside (app pid %s): %s", appPid, res)
+			}
+			// The caller's uid, with the same namespaces as the app.
+			res = r.run(t, "", "enter", a.id, coreutils("id"), "-u")
+			if res.code != 0 || strings.TrimSpace(res.stdout) != strconv.Itoa(r.uid) {
+				t.Errorf("id -u inside = %s, want %d", res, r.uid)
+			}
+			// The sandbox's namespaces (the user namespace is a sibling of
+			// the app's, with the same map): compared with its init's, read
+			// on the host.
+			nss := []string{"mnt", "pid", "net", "ipc", "uts", "cgroup"}
+			args := []string{"enter", a.id, coreutils("readlink")}
+			for _, ns := range nss {
+				args = append(args, "/proc/self/ns/"+ns)
+			}
+			res = r.run(t, "", args...)
+			self := strings.Fields(res.stdout)
+			if res.code != 0 || len(self) != len(nss) {
+				t.Fatalf("readlink /proc/self/ns/*: %s", res)
+			}
+			for i, ns := range nss {
+				host, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", a.pid, ns))
+				if err != nil {
+					t.Fatalf("the sandbox init's %s namespace: %v", ns, err)
+				}
+				if self[i] != host {
+					t.Errorf("%s namespace: entered %s, sandbox %s", ns, self[i], host)
+				}
+			}
+
+			// Seccomp, no_new_privs and capabilities: as the app's.
+			res = r.run(t, "", "enter", a.id, coreutils("cat"), "/proc/self/status")
+			if res.code != 0 {
+				t.Fatalf("cat /proc/self/status: %s", res)
+			}
+			appRes := r.run(t, "", "enter", a.id, coreutils("cat"), "/proc/"+appPid+"/status")
+			if appRes.code != 0 {
+				t.Fatalf("cat /proc/%s/status: %s", appPid, appRes)
+			}
+			for _, f := range []struct{ name, want string }{
+				{"Seccomp", "2"}, {"NoNewPrivs", "1"}, {"CapEff", "0000000000000000"},
+				{"CapPrm", "0000000000000000"}, {"CapInh", "0000000000000000"}, {"CapAmb", "0000000000000000"},
+			} {
+				if got := statusField(t, res.stdout, f.name); got != f.want {
+					t.Errorf("entered %s = %s, want %s", f.name, got, f.want)
+				}
+			}
+			for _, f := range []string{"Seccomp", "Seccomp_filters", "NoNewPrivs", "CapEff", "CapBnd", "Uid", "Gid"} {
+				if got, want := statusField(t, res.stdout, f), statusField(t, appRes.stdout, f); got != want {
+					t.Errorf("%s: entered %q, app %q", f, got, want)
+				}
+			}
+
+			// Denied what the app is denied.
+			canary := fmt.Sprintf("NBX-CANARY-%d", time.Now().UnixNano())
+			ssh := filepath.Join(r.home, ".ssh")
+			_ = os.Mkdir(ssh, 0o700)
+			key := filepath.Join(ssh, "id_rsa")
+			if err := os.WriteFile(key, []byte(canary), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.Chown(ssh, r.uid, r.gid)
+			_ = os.Chown(key, r.uid, r.gid)
+			for _, f := range []string{key, "/etc/shadow", "/proc/1/root" + key} {
+				res := r.run(t, "", "enter", a.id, coreutils("cat"), f)
+				if res.code == 0 || strings.Contains(res.stdout+res.stderr, canary) || strings.Contains(res.stdout, "root:") {
+					t.Errorf("enter cat %s succeeded: %s", f, res)
+				}
+			}
+			res = r.run(t, "", "enter", a.id, coreutils("touch"), "/nix/store/new", fixture(t, "COREUTILS")+"/new")
+			if res.code == 0 || !strings.Contains(res.stderr, "Read-only file system") {
+				t.Errorf("enter: writing the store: %s", res)
+			}
+			if probe := fixtures["PROBE"]; probe != "" {
+				p := filepath.Join(probe, "bin", "nbx-probe")
+				ran := r.run(t, "", "run", "--profile", a.prof, p, "syscalls")
+				entered := r.run(t, "", "enter", a.id, p, "syscalls")
+				if ran.code != 0 || entered.code != 0 {
+					t.Fatalf("nbx-probe syscalls: run %s; enter %s", ran, entered)
+				}
+				want, got := parseProbe(t, ran.stdout), parseProbe(t, entered.stdout)
+				if len(want) < 20 {
+					t.Fatalf("nbx-probe printed %d cases", len(want))
+				}
+				for name, w := range want {
+					g, ok := got[name]
+					if !ok {
+						t.Errorf("probe case %s: missing when entered", name)
+						continue
+					}
+					if g.Errno != w.Errno || g.Signal != w.Signal {
+						t.Errorf("probe case %s: entered %v, run %v", name, g, w)
+					}
+				}
+				for _, name := range []string{"unshare", "unshare-newuser", "setns", "mount", "ptrace"} {
+					if c, ok := got[name]; !ok || c.Errno == 0 {
+						t.Errorf("probe case %s was not denied when entered: %v", name, c)
+					}
+				}
+			} else {
+				t.Log("PROBE fixture missing: the syscall comparison is skipped")
+			}
+
+			// The command's status comes back; bad calls are usage errors.
+			if res := r.run(t, "", "enter", a.id, bin(t, "BASH", "bash"), "-c", "exit 7"); res.code != 7 {
+				t.Errorf("enter bash -c 'exit 7': %s", res)
+			}
+			if res := r.run(t, "", "enter", a.id, "/no/such/program"); res.code != 127 {
+				t.Errorf("enter of a missing program: %s", res)
+			}
+			if res := r.run(t, "", "enter", a.id); res.code != 2 {
+				t.Errorf("enter without a command: %s", res)
+			}
+			if res := r.run(t, "", "enter", a.id, "cat", "/tmp/apppid"); res.code != 2 {
+				t.Errorf("enter with a relative command: %s", res)
+			}
+
+			// Not the caller's running instance: refused, nothing runs.
+			foreign := []string{"no-such-instance", strconv.Itoa(a.pid), appPid, ".", "..",
+				"../" + a.id, "instances/" + a.id}
+			for _, o := range apps {
+				if o.r.name != r.name {
+					foreign = append(foreign, o.id, "../nixbox-"+strconv.Itoa(o.r.uid)+"/instances/"+o.id)
+				}
+			}
+			for _, id := range foreign {
+				res := r.run(t, "", "enter", id, coreutils("touch"), "/tmp/entered")
+				if res.code != 1 || !strings.Contains(res.stderr, "no such running instance") {
+					t.Errorf("enter %q: want exit 1 and \"no such running instance\": %s", id, res)
+				}
+			}
+			for _, o := range apps {
+				if res := o.r.run(t, "", "enter", o.id, coreutils("ls"), "/tmp"); strings.Contains(res.stdout, "entered") {
+					t.Errorf("a refused enter ran in %s's sandbox: %s", o.r.name, res)
+				}
+			}
+
+			// A process entered with a pipe for stdin.
+			if res := r.run(t, "piped\n", "enter", a.id, coreutils("cat")); res.code != 0 || res.stdout != "piped\n" {
+				t.Errorf("enter with piped stdin: %s", res)
+			}
+		})
+	}
+	// A terminal: the entered command gets a pty of the sandbox's own.
+	for _, r := range rs {
+		a := apps[r.name]
+		t.Run(r.name+"/tty", func(t *testing.T) {
+			p := startOnPTY(t, r, 30, 90, "enter", a.id, bin(t, "BASH", "bash"), "-c",
+				"[ -t 0 ] && [ -t 1 ] && echo ISATTY $("+coreutils("readlink")+" /proc/self/fd/0) dev=$("+coreutils("stat")+" -L -c %d /proc/self/fd/0); exit 3")
+			m := p.waitOutput(t, regexp.MustCompile(`ISATTY (/dev/pts/\d+) dev=(\d+)`), 30*time.Second)
+			if code := p.waitExit(t, 30*time.Second); code != 3 {
+				t.Errorf("exit %d, want 3; output %q", code, p.output())
+			}
+			if m[2] == strconv.FormatUint(p.slaveDev, 10) {
+				t.Errorf("the entered command's stdin is on the host's devpts (dev %s)", m[2])
+			}
+			t.Logf("inside: %s (host %s)", m[1], p.slaveName)
+		})
+	}
+	// kill ends the app; it cannot be entered afterwards.
+	for _, r := range rs {
+		a := apps[r.name]
+		t.Run(r.name+"/kill", func(t *testing.T) {
+			if res := r.run(t, "", "kill", a.id); res.code != 0 {
+				t.Fatalf("kill: %s", res)
+			}
+			select {
+			case code := <-a.done:
+				a.done <- code // for the cleanup
+				if code != 128+15 {
+					t.Errorf("killed app exited %d, want 143", code)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("the app did not end after kill")
+			}
+			if res := r.run(t, "", "enter", a.id, coreutils("true")); res.code != 1 {
+				t.Errorf("enter after kill: %s", res)
+			}
+		})
+	}
+}
