@@ -125,7 +125,7 @@ func badCases(t *testing.T) []badCase {
 		{name: "home size bogus", body: v1 + "[home]\nsize = \"1Q\"\n", line: 3, key: "home.size"},
 		{name: "memory zero", body: v1 + "[limits]\nmemory = \"0\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},
 		{name: "pids minus one", body: v1 + "[limits]\npids = -1\n", line: 3, key: "limits.pids", msg: "out of range"},
-		{name: "roadmap limits.memory", body: ext + "[limits]\nmemory = \"1G\"\n", line: 4, key: "limits.memory", msg: "not supported yet"},
+		{name: "roadmap dbus.talk", body: ext + "[dbus]\ntalk = [\"org.freedesktop.Notifications\"]\n", line: 4, key: "dbus.talk", msg: "not supported yet"},
 
 		// 6.5 environment
 		{name: "env name dash", body: v1 + "[env.set]\n\"A-B\" = \"x\"\n", line: 3, key: "env.set.A-B", msg: "invalid variable name"},

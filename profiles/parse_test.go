@@ -195,7 +195,8 @@ func badInputs() []badCase {
 		{name: "extends option", src: v1 + "extends = \"-x\"\n", line: 2, key: "extends[0]"},
 
 		// roadmap keys: invalid values are invalid; valid ones unsupported
-		{name: "memory supported later", src: v1 + "[limits]\nmemory = \"2G\"\n", line: 3, key: "limits.memory", is: ErrNotSupported},
+		{name: "memory swap without memory", src: v1 + "[limits]\nmemory_swap = \"2G\"\n", line: 3, key: "limits.memory_swap", isnt: ErrNotSupported},
+		{name: "memory swap below memory", src: v1 + "[limits]\nmemory = \"2G\"\nmemory_swap = \"1G\"\n", line: 4, key: "limits.memory_swap", isnt: ErrNotSupported},
 		{name: "memory zero", src: v1 + "[limits]\nmemory = \"0\"\n", line: 3, key: "limits.memory", isnt: ErrNotSupported},
 		{name: "memory ambiguous m", src: v1 + "[limits]\nmemory = \"1m\"\n", line: 3, key: "limits.memory", isnt: ErrNotSupported},
 		{name: "memory over 2^63", src: v1 + "[limits]\nmemory = \"9223372036854775808\"\n", line: 3, key: "limits.memory", isnt: ErrNotSupported},

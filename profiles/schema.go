@@ -210,16 +210,27 @@ type Seccomp struct {
 	Action string
 }
 
-// Limits are resource limits (roadmap: not supported yet).
+// Limits are resource limits, enforced through the sandbox's cgroup
+// (docs/limits.md). Any of the cgroup limits (all but Nofile and Core)
+// needs a delegated cgroup: without one the run is refused (exit 125),
+// never run without the limit.
 type Limits struct {
-	Memory     string
+	// Memory is the memory limit: "max" or a size with K/M/G/T suffix.
+	Memory string
+	// MemorySwap is the memory plus swap limit, same syntax.
 	MemorySwap string
-	CPU        *float64
-	CPUWeight  *int64
-	Pids       *int64
-	IOWeight   *int64
-	Nofile     *int64
-	Core       *int64
+	// CPU is a quota in cores (0.5: half of one core).
+	CPU *float64
+	// CPUWeight is the relative CPU weight, 1 to 10000.
+	CPUWeight *int64
+	// Pids is the most processes and threads.
+	Pids *int64
+	// IOWeight is the relative I/O weight, 1 to 10000.
+	IOWeight *int64
+	// Nofile is RLIMIT_NOFILE (no cgroup needed).
+	Nofile *int64
+	// Core is RLIMIT_CORE in bytes (no cgroup needed).
+	Core *int64
 }
 
 // Sockets grants host sockets (roadmap: not supported yet).

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -527,6 +528,20 @@ func checkMemory(s string) string {
 	return ""
 }
 
+// ParseMemory returns the bytes of a valid limits.memory or
+// limits.memory_swap value, or -1 for "max" (no limit).
+func ParseMemory(s string) (int64, error) {
+	if s == "max" {
+		return -1, nil
+	}
+	if msg := checkMemory(s); msg != "" {
+		return 0, fmt.Errorf("%w: %s", ErrInvalid, msg)
+	}
+	shift := map[byte]uint{'K': 10, 'M': 20, 'G': 30, 'T': 40}[s[len(s)-1]]
+	n, _ := strconv.ParseInt(strings.TrimRight(s, "KMGT"), 10, 64)
+	return n << shift, nil
+}
+
 // checkLimits: resource limits are in range. runc maps pids 0 to 1 and -1
 // to unlimited silently; nixbox refuses both.
 func checkLimits(p *Profile) error {
@@ -536,6 +551,16 @@ func checkLimits(p *Profile) error {
 			if msg := checkMemory(m.val); msg != "" {
 				return p.errAt(m.key, msg, "")
 			}
+		}
+	}
+	if l.MemorySwap != "" {
+		mem, _ := ParseMemory(l.Memory)
+		swap, _ := ParseMemory(l.MemorySwap)
+		switch {
+		case l.Memory == "":
+			return p.errAt("limits.memory_swap", "memory_swap needs limits.memory too (it is memory plus swap)", "")
+		case swap != -1 && (mem == -1 || swap < mem):
+			return p.errAt("limits.memory_swap", "memory_swap ("+l.MemorySwap+") is memory plus swap: it must be at least limits.memory ("+l.Memory+")", "")
 		}
 	}
 	if l.CPU != nil && (math.IsNaN(*l.CPU) || *l.CPU <= 0 || *l.CPU > 1024) {
@@ -591,21 +616,13 @@ func checkDBus(p *Profile) error {
 // without a limit or filter the profile asks for would be a silent
 // downgrade (style.md §9), so the run stops instead.
 func checkRoadmap(p *Profile) error {
-	s, l, k := p.Seccomp, p.Limits, p.Sockets
+	s, k := p.Seccomp, p.Sockets
 	set := []struct {
 		key string
 		on  bool
 	}{
 		{"namespaces.share", len(p.Namespaces.Share) > 0},
 		{"seccomp.allow_multiarch", s.AllowMultiarch != nil},
-		{"limits.memory", l.Memory != ""},
-		{"limits.memory_swap", l.MemorySwap != ""},
-		{"limits.cpu", l.CPU != nil},
-		{"limits.cpu_weight", l.CPUWeight != nil},
-		{"limits.pids", l.Pids != nil},
-		{"limits.io_weight", l.IOWeight != nil},
-		{"limits.nofile", l.Nofile != nil},
-		{"limits.core", l.Core != nil},
 		{"sockets.wayland", k.Wayland != nil},
 		{"sockets.x11", k.X11 != nil},
 		{"sockets.pulseaudio", k.Pulseaudio != nil},
