@@ -170,9 +170,12 @@ func IsReservedDest(p string) bool {
 	return false
 }
 
-// isPseudoSource reports whether p is a kernel pseudo filesystem or magic
+// IsPseudoSource reports whether p is a kernel pseudo filesystem or magic
 // link source (/proc…, /sys…, /dev…): binding /proc/self/fd/N or
 // /proc/<pid>/root hands the sandbox host objects (CVE-2024-21626 style).
+// Use it again after ExpandPath.
+func IsPseudoSource(p string) bool { return isPseudoSource(p) }
+
 func isPseudoSource(p string) bool {
 	for _, r := range []string{"/proc", "/sys", "/dev"} {
 		if p == r || strings.HasPrefix(p, r+"/") {
@@ -201,6 +204,8 @@ var escapeEquivalent = []struct {
 	{"/nix", true, "the whole Nix tree"},
 	{"/nix/store", true, "the whole store instead of the app's closure"},
 	{"/nix/var", false, "the Nix database and daemon socket"},
+	{"/nix/store/.links", false, "the store's hard-link farm (the whole store)"},
+	{"/etc/static", false, "the system configuration"},
 	{"/run/wrappers", false, "setuid wrappers"},
 	{"/run/current-system", false, "the system configuration"},
 	{"/etc/nixos", false, "the system configuration"},

@@ -36,6 +36,9 @@ func ExpandBinds(p *profiles.Profile, env hostenv.Env) ([]BindRequest, error) {
 		// The profile checks saw the path as written; a home path written
 		// out in full (/home/u/.ssh) or a variable that expands onto a
 		// reserved place is only visible now, so check again.
+		if profiles.IsPseudoSource(s) {
+			return keyErr(p, key, fmt.Errorf("source %q is a kernel pseudo file system", s))
+		}
 		if profiles.IsReservedDest(d) {
 			return keyErr(p, key, fmt.Errorf("destination %q is reserved by nixbox", d))
 		}

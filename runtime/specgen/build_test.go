@@ -314,6 +314,36 @@ func TestExpandedPathsRechecked(t *testing.T) {
 	}
 }
 
+// TestProtectedDirsMasked: a bind that exposes nixbox's own directories
+// (allowed only with unsafe) gets them masked by an empty read-only tmpfs.
+func TestProtectedDirsMasked(t *testing.T) {
+	p, err := profiles.Parse("x.toml", []byte("version = 1\n[[filesystem.bind]]\nsource = \"~/.config\"\ndest = \"/cfg\"\nmode = \"rw\"\nunsafe = \"test\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv()
+	reqs, err := ExpandBinds(p, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Profile: p, Env: env, Closure: testClosure(), Argv: []string{app + "/bin/hello"},
+		Binds: []Bind{reqs[0].Bind}, SeccompBPF: "/x.bpf",
+		Protected: []string{"/home/alice/.config/nixbox", "/home/alice/.cache/nixbox"}}
+	plan, err := Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var masked []string
+	for _, m := range plan.Spec.Mounts {
+		if m.Type == "tmpfs" && has(m.Options, "ro") {
+			masked = append(masked, m.Destination)
+		}
+	}
+	if len(masked) != 1 || masked[0] != "/cfg/nixbox" {
+		t.Fatalf("masks = %v, want [/cfg/nixbox]", masked)
+	}
+}
+
 // TestChildDenyBeatsParentAllow: "deny resets" (CVE-2022-21682): a child
 // profile's deny takes back a call its parent allowed, and a child's allow
 // cannot undo a parent's deny.
