@@ -144,8 +144,13 @@ var importRules = map[string]importRule{
 	"cmd/nixbox":      {any: true}, // "only cmd/nixbox wires things together"
 	"cmd/nixbox-init": {},          // static in-sandbox init, its own binary (§1)
 	"integration":     {},          // drives the built binaries
-	"archtest":        {},
-	"profiles":        {allowed: []string{"seccomp"}}, // syscall-name checks only
+	// The escape suite's shared harness drives the built binaries too.
+	"integration/harness": {},
+	"integration/escape":  {allowed: []string{"integration/harness"}},
+	// make bench: runs the built binaries and peers, imports nothing of ours.
+	"bench":    {},
+	"archtest": {},
+	"profiles": {allowed: []string{"seccomp"}}, // syscall-name checks only
 	"runtime/specgen": {
 		allowed: []string{"profiles", "seccomp", "runtime/hostenv", "runtime/closure"},
 		exceptions: []exception{{
