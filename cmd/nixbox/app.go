@@ -178,6 +178,10 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 			stateDir(env),
 		},
 	}
+	if len(specgen.CgroupControllers(p)) > 0 {
+		// Shown by spec and explain; a run finds the real one.
+		pr.input.CgroupsPath = nominalCgroup(env, p.Name)
+	}
 	return pr, nil
 }
 

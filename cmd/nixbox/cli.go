@@ -22,6 +22,10 @@ Usage:
   nixbox profiles
   nixbox ps [--json]
   nixbox kill ID [SIGNAL]
+  nixbox stats [ID] [--json]
+  nixbox top [-n COUNT]
+  nixbox doctor
+  nixbox setup-cgroups --user NAME     (root)
   nixbox enter ID [--] CMD [ARGS...]
   nixbox seccomp show NAME
   nixbox seccomp export NAME --format oci|bpf [--output FILE]
@@ -40,6 +44,13 @@ compiled BPF program nixbox-init loads, to standard output or to a new FILE.
 enter runs CMD (an absolute path in the app's closure) inside the running
 instance ID (see ps), with the app's namespaces, uid, seccomp filter, no
 capabilities and no_new_privs. Its exit status is CMD's; 1 if nixbox failed.
+
+stats prints memory (now, peak, limit), CPU, pids and OOM kills of your
+running instances whose profile sets limits; top redraws it every second.
+doctor checks user namespaces, seccomp, cgroups (limits) and Landlock, and
+names the fix for what is missing (exit 1 if a default run cannot work).
+setup-cgroups delegates a cgroup subtree to user NAME, for limits on hosts
+without systemd (docs/limits.md).
 
 Exit status of run: the app's status; 128+N if it was killed by signal N;
 125 if nixbox failed before the app started; 126 if the command cannot be
@@ -80,13 +91,21 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return report(s, cmdPs(s, rest), false)
 	case "kill":
 		return report(s, cmdKill(s, rest), false)
+	case "stats":
+		return report(s, cmdStats(s, rest), false)
+	case "top":
+		return report(s, cmdTop(s, rest), false)
+	case "doctor":
+		return report(s, cmdDoctor(s, rest), false)
+	case "setup-cgroups":
+		return report(s, cmdSetupCgroups(s, rest), false)
 	case "enter":
 		return report(s, cmdEnter(s, rest), false)
 	case "seccomp":
 		return report(s, cmdSeccomp(s, rest), false)
 	}
 	hint := ""
-	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "ps", "kill", "enter", "seccomp", "version", "help"}); sug != "" {
+	if sug := suggest(cmd, []string{"run", "spec", "explain", "profiles", "ps", "kill", "enter", "seccomp", "version", "help", "stats", "top", "doctor", "setup-cgroups"}); sug != "" {
 		hint = fmt.Sprintf("did you mean %q?", sug)
 	}
 	return report(s, usageErr(hint, "unknown command %q", cmd), false)

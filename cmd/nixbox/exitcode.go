@@ -7,6 +7,7 @@ import (
 
 	"github.com/nixbox/nixbox/profiles"
 	"github.com/nixbox/nixbox/runtime/appres"
+	"github.com/nixbox/nixbox/runtime/cgroups"
 	"github.com/nixbox/nixbox/runtime/closure"
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/hostfs"
@@ -51,6 +52,12 @@ func report(s *streams, err error, isRun bool) int {
 	if errors.As(err, &ae) {
 		return int(ae)
 	}
+	var oom *oomKilled
+	if errors.As(err, &oom) {
+		// Not an error of nixbox's: the app's status, and why.
+		fmt.Fprintf(s.err, "nixbox: %s\n", sanitize(oom.Error()))
+		return oom.code
+	}
 	if errors.Is(err, errHelp) {
 		fmt.Fprint(s.out, usageText)
 		return 0
@@ -71,6 +78,7 @@ func classify(err error, isRun bool) (int, string) {
 	var ce *cliError
 	var pe *profiles.Error
 	var he *hostenv.HostError
+	var cge *cgroups.Error
 	switch {
 	case errors.As(err, &ce):
 		if isRun {
@@ -95,6 +103,12 @@ func classify(err error, isRun bool) (int, string) {
 		return fail, ""
 	case errors.As(err, &he):
 		return fail, he.Hint
+	case errors.As(err, &cge):
+		return fail, cge.Hint
+	case errors.Is(err, cgroups.ErrNotInCgroup):
+		return fail, "libcontainer did not put the sandbox in its cgroup; run `nixbox doctor`"
+	case errors.Is(err, cgroups.ErrNotRoot):
+		return fail, "run it as root: sudo nixbox setup-cgroups --user NAME"
 	case errors.As(err, &pe) && pe.Hint != "":
 		return fail, pe.Hint
 	case errors.Is(err, profiles.ErrNotFound):

@@ -30,6 +30,10 @@ type record struct {
 	UID     int       `json:"uid"`
 	Started time.Time `json:"started"`
 	Network string    `json:"network"`
+	// Cgroup is the sandbox's own cgroup (its linux.cgroupsPath), set
+	// when the profile has cgroup limits; stats and top read it.
+	Cgroup string        `json:"cgroup,omitempty"`
+	Limits *recordLimits `json:"limits,omitempty"`
 }
 
 const recordFile = "instance.json"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nixbox/nixbox/runtime/cgroups"
 	"github.com/nixbox/nixbox/runtime/hostenv"
 	"github.com/nixbox/nixbox/runtime/rootfs"
 	"github.com/nixbox/nixbox/runtime/sandbox"
@@ -40,12 +41,22 @@ func cmdRun(s *streams, args []string) error {
 	// State left by a crashed or killed run is cleaned here.
 	sandbox.GC(root)
 
-	inst, err := sandbox.NewInstance(root, pr.profile.Name+"-"+randomID())
+	id := pr.profile.Name + "-" + randomID()
+	// Limits need a delegated cgroup: refuse before anything is created.
+	// Without limits there is no cgroupsPath and no cgroup cost (as root
+	// libcontainer still makes a nixbox-ID cgroup under its own, as
+	// before; host-facts §7.5).
+	cgPath, cgCtrls, err := prepareCgroup(pr.env, pr.profile, id)
+	if err != nil {
+		return err
+	}
+	inst, err := sandbox.NewInstance(root, id)
 	if err != nil {
 		return err
 	}
 	defer inst.Close()
 	pr.input.Rootfs = inst.RootfsDir()
+	pr.input.CgroupsPath = cgPath
 	plan, err := specgen.Build(pr.input)
 	if err != nil {
 		return err
@@ -59,19 +70,28 @@ func cmdRun(s *streams, args []string) error {
 		return err
 	}
 	rec := record{ID: inst.ID, Profile: pr.profile.Name, Source: pr.profile.Source, Argv: pr.input.Argv,
-		UID: pr.env.UID, Network: string(pr.profile.Network.Mode)}
+		UID: pr.env.UID, Network: string(pr.profile.Network.Mode), Cgroup: cgPath, Limits: limitsOf(pr.profile)}
 	onStart := func(pid int) {
 		rec.Pid, rec.Started = pid, time.Now().UTC()
 		if err := writeRecord(inst.Dir(), rec); err != nil {
 			fmt.Fprintf(s.err, "nixbox: warning: writing the instance record: %s\n", sanitize(err.Error()))
 		}
 	}
-	code, err := inst.Run(ctx, plan.Spec, sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart})
+	opts := sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart}
+	var exit sandbox.Exit
+	if cgPath != "" {
+		opts.Verify = func(pid int) error { return cgroups.DefaultHost().Verify(pid, cgPath, cgCtrls) }
+		opts.OnExit = func(e sandbox.Exit) { exit = e }
+	}
+	code, err := inst.Run(ctx, plan.Spec, opts)
 	if err != nil {
 		if uerr := hostenv.UsernsUsable(pr.env.UID); uerr != nil {
 			return uerr
 		}
 		return err
+	}
+	if exit.OOMKills > 0 && code > 128 {
+		return &oomKilled{profile: pr.profile.Name, limit: pr.profile.Limits.Memory, code: code}
 	}
 	return appExit(code)
 }

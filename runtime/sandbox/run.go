@@ -26,6 +26,12 @@ type Options struct {
 	// OnStart, if set, is called with the host pid of the sandbox's init
 	// once the sandbox runs (for the launcher's instance record).
 	OnStart func(pid int)
+	// Verify, if set, checks the started sandbox (by the host pid of its
+	// init) before OnStart; an error kills it and Run returns the error.
+	Verify func(pid int) error
+	// OnExit, if set, is called once the app has ended, before the
+	// sandbox's cgroup is removed.
+	OnExit func(Exit)
 }
 
 // Run creates the sandbox described by spec, runs its process, forwards
@@ -109,6 +115,9 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 			o.OnStart(pid)
 		}
 	}
+	if err := verifyStarted(o, proc); err != nil {
+		return 0, err
+	}
 	if console != nil {
 		if err := console.start(); err != nil {
 			_ = proc.Signal(unix.SIGKILL)
@@ -152,6 +161,7 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	}
 	ws, ok := st.Sys().(syscall.WaitStatus)
 	if !ok {
+	reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
 		return 0, fmt.Errorf("%w: no wait status", ErrStart)
 	}
 	switch {

@@ -67,6 +67,11 @@ type Input struct {
 	// SeccompPolicy(Profile) (see runtime/seccache). Mandatory: without it
 	// there is no sandbox.
 	SeccompBPF string
+	// CgroupsPath is the sandbox's own cgroup (linux.cgroupsPath), below
+	// the delegated parent cmd/nixbox found with cgroups.PrepareParent.
+	// Mandatory when the profile sets a cgroup limit (CgroupControllers),
+	// and unused otherwise.
+	CgroupsPath string
 }
 
 // Warning is a loosening of the default isolation that a user should see.
@@ -274,6 +279,12 @@ func Build(in Input) (*Plan, error) {
 	// follows its source, and a symlink output can point anywhere.
 	var storePaths []string
 	for _, sp := range in.Closure.Paths {
+	limits, err := limitOpts(p, in.CgroupsPath)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, limits...)
+
 		if t, ok := in.Closure.Symlinks[sp]; ok {
 			plan.Rootfs = append(plan.Rootfs, rootfs.Entry{Path: strings.TrimPrefix(sp, "/"), Kind: rootfs.Symlink, Target: t})
 			continue
