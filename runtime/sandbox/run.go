@@ -66,6 +66,11 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	defer c.Destroy()
+	// For GC: the cgroups libcontainer is about to create, in case nixbox
+	// dies before libcontainer records them in its own state.
+	if st, err := c.State(); err == nil {
+		_ = in.saveCgroupPaths(st.CgroupPaths)
+	}
 
 	// Die-with-parent: nixbox-init reads this pipe; EOF (our death, even by
 	// SIGKILL) makes it kill the whole sandbox. libcontainer's
@@ -110,13 +115,13 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	watchR.Close()
+	if err := verifyStarted(o, proc); err != nil {
+		return 0, err
+	}
 	if o.OnStart != nil {
 		if pid, err := proc.Pid(); err == nil {
 			o.OnStart(pid)
 		}
-	}
-	if err := verifyStarted(o, proc); err != nil {
-		return 0, err
 	}
 	if console != nil {
 		if err := console.start(); err != nil {
@@ -156,12 +161,12 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	if console != nil {
 		console.wait()
 	}
+	reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
 	if st == nil {
 		return 0, fmt.Errorf("%w: waiting: %w", ErrStart, werr)
 	}
 	ws, ok := st.Sys().(syscall.WaitStatus)
 	if !ok {
-	reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
 		return 0, fmt.Errorf("%w: no wait status", ErrStart)
 	}
 	switch {

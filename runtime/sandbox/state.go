@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -128,14 +130,23 @@ func GC(stateRoot string) {
 	}
 	for _, e := range ents {
 		dir := filepath.Join(stateRoot, "instances", e.Name())
+		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
 		if strings.HasPrefix(e.Name(), ".new-") {
 			// A run being created, or one that died while being
-			// created (then it is at least a minute old).
-			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < time.Minute {
+			// created. Its creator locks the lock file right after
+			// creating it: an unlocked one a few seconds old is dead;
+			// without a lock file, wait a minute.
+			age := time.Minute
+			if err == nil {
+				age = 5 * time.Second
+			}
+			if info, ierr := e.Info(); ierr != nil || time.Since(info.ModTime()) < age {
+				if lock != nil {
+					lock.Close()
+				}
 				continue
 			}
 		}
-		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
 		if err == nil {
 			if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 				lock.Close()
@@ -143,6 +154,7 @@ func GC(stateRoot string) {
 			}
 		}
 		destroyContainer(filepath.Join(stateRoot, "run"), e.Name())
+		removeSavedCgroups(dir)
 		var st unix.Stat_t
 		if unix.Lstat(dir, &st) == nil {
 			_ = removeSameDevice(dir, st.Dev)
@@ -172,6 +184,44 @@ func destroyContainer(runRoot, id string) {
 	if unix.Lstat(p, &st) == nil {
 		_ = removeSameDevice(p, st.Dev)
 	}
+}
+
+// cgroupFile, in the instance directory, lists the cgroups libcontainer
+// creates for the run (by controller), written before it creates them.
+const cgroupFile = "cgroups.json"
+
+func (in *Instance) saveCgroupPaths(paths map[string]string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(paths)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(in.dir, cgroupFile), b, 0o600)
+}
+
+// removeSavedCgroups removes the cgroups of a dead run that libcontainer
+// did not remove: nixbox was killed after they were created and before
+// libcontainer recorded them, so Load finds no state to Destroy. Only
+// paths below /sys/fs/cgroup are touched, and a cgroup that still has
+// processes cannot be removed (rmdir fails).
+func removeSavedCgroups(instDir string) {
+	b, err := os.ReadFile(filepath.Join(instDir, cgroupFile))
+	if err != nil {
+		return
+	}
+	var paths map[string]string
+	if json.Unmarshal(b, &paths) != nil {
+		return
+	}
+	for k, p := range paths {
+		// A hierarchy's root is a mount point: rmdir refuses it.
+		if filepath.Clean(p) != p || !strings.HasPrefix(p, "/sys/fs/cgroup/") {
+			delete(paths, k)
+		}
+	}
+	_ = cgroups.RemovePaths(paths)
 }
 
 // removeSameDevice removes dir recursively but never descends into another
