@@ -233,8 +233,13 @@ func Build(in Input) (*Plan, error) {
 	if env.InitPath == "" {
 		return nil, fmt.Errorf("%w: nixbox-init not found (install it next to nixbox or set NIXBOX_INIT)", ErrBuild)
 	}
-	if env.Home == "" || !path.IsAbs(env.Home) {
-		return nil, fmt.Errorf("%w: home directory %q is not absolute", ErrBuild, env.Home)
+	if env.Home == "" || !path.IsAbs(env.Home) || path.Clean(env.Home) != env.Home {
+		return nil, fmt.Errorf("%w: home directory %q is not a clean absolute path", ErrBuild, env.Home)
+	}
+	// $HOME becomes a mount: it must not cover a place nixbox provides.
+	if profiles.IsReservedDest(env.Home) || profiles.IsPseudoSource(env.Home) || env.Home == "/nix/var" ||
+		strings.HasPrefix(env.Home, "/nix/") {
+		return nil, fmt.Errorf("%w: home directory %q is a path nixbox reserves; set HOME to your home directory", ErrBuild, env.Home)
 	}
 	if in.Rootfs == "" {
 		in.Rootfs = "rootfs"
@@ -274,17 +279,17 @@ func Build(in Input) (*Plan, error) {
 		withAnnotation("org.nixbox.seccomp.policy", policyName(p)),
 	}
 
-	// The store: one read-only bind per closure member. A member that is a
-	// symlink is recreated as a symlink and never bound: a bind mount
-	// follows its source, and a symlink output can point anywhere.
-	var storePaths []string
-	for _, sp := range in.Closure.Paths {
 	limits, err := limitOpts(p, in.CgroupsPath)
 	if err != nil {
 		return nil, err
 	}
 	opts = append(opts, limits...)
 
+	// The store: one read-only bind per closure member. A member that is a
+	// symlink is recreated as a symlink and never bound: a bind mount
+	// follows its source, and a symlink output can point anywhere.
+	var storePaths []string
+	for _, sp := range in.Closure.Paths {
 		if t, ok := in.Closure.Symlinks[sp]; ok {
 			plan.Rootfs = append(plan.Rootfs, rootfs.Entry{Path: strings.TrimPrefix(sp, "/"), Kind: rootfs.Symlink, Target: t})
 			continue
@@ -451,7 +456,8 @@ func masks(binds []Bind, protected []string) []specs.Mount {
 	seen := map[string]bool{}
 	for _, b := range binds {
 		for _, d := range protected {
-			rel, ok := strings.CutPrefix(d, b.Source+"/")
+			prefix := strings.TrimSuffix(b.Source, "/") + "/"
+			rel, ok := strings.CutPrefix(d, prefix)
 			if !ok && d != b.Source {
 				continue
 			}
