@@ -35,6 +35,10 @@ func TestCase35_SyscallSweep(t *testing.T) {
 				t.Fatalf("sweep %s: %s", abi, res)
 			}
 			for _, l := range h.Lines(t, res) {
+				// getgroups(1, 1) depends on the runner's group count.
+				if l.Case == "x86_64-115" || l.Case == "i386-80" || l.Case == "i386-205" {
+					continue
+				}
 				lines = append(lines, fmt.Sprintf("%s %d %d", l.Case, l.Errno, l.Signal))
 			}
 		}
