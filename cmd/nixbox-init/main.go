@@ -127,6 +127,11 @@ func run(args []string) int {
 	}
 
 	go forwardSignals(sigc, pid)
+	if watching {
+		// Tell nixbox we forward signals now: it holds back the ones it
+		// receives until then, and writes the instance record only after.
+		_, _ = unix.Write(watchFD, []byte{'R'})
+	}
 
 	for {
 		var ws unix.WaitStatus
@@ -320,7 +325,8 @@ func isPipe(fd int) bool {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return false
 	}
-	return st.Mode&unix.S_IFMT == unix.S_IFIFO
+	t := st.Mode & unix.S_IFMT
+	return t == unix.S_IFIFO || t == unix.S_IFSOCK
 }
 
 func isTerminal(fd int) bool {

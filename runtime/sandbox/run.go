@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	lcseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
@@ -72,10 +73,12 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		_ = in.saveCgroupPaths(st.CgroupPaths)
 	}
 
-	// Die-with-parent: nixbox-init reads this pipe; EOF (our death, even by
-	// SIGKILL) makes it kill the whole sandbox. libcontainer's
+	// Die-with-parent: nixbox-init reads this socket; EOF (our death, even
+	// by SIGKILL) makes it kill the whole sandbox. libcontainer's
 	// parent-death signal reaches only its bootstrap (host-facts §5).
-	watchR, watchW, err := os.Pipe()
+	// nixbox-init also writes one byte on it once it forwards signals, so
+	// a signal is never sent to a PID 1 that would drop it.
+	watchR, watchW, err := watchSocket()
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
@@ -118,6 +121,8 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	if err := verifyStarted(o, proc); err != nil {
 		return 0, err
 	}
+	// Until nixbox-init is ready, signals wait in sigc (it has room).
+	waitReady(watchW)
 	if o.OnStart != nil {
 		if pid, err := proc.Pid(); err == nil {
 			o.OnStart(pid)
@@ -176,4 +181,31 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 128 + int(ws.Signal()), nil
 	}
 	return 0, fmt.Errorf("%w: unexpected wait status %v", ErrStart, ws)
+}
+
+// watchSocket returns the two ends of the launcher-death socket: the child
+// end for nixbox-init (fd 3 inside), the parent end kept by nixbox, set
+// non-blocking so reads can time out.
+func watchSocket() (child, parent *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "nixbox-watch"), os.NewFile(uintptr(fds[1]), "nixbox-watch-parent"), nil
+}
+
+// readyTimeout bounds the wait for nixbox-init's readiness byte; on a
+// timeout or EOF (nixbox-init died) Run goes on and Wait reports the end.
+const readyTimeout = 30 * time.Second
+
+func waitReady(parent *os.File) {
+	_ = parent.SetReadDeadline(time.Now().Add(readyTimeout))
+	var b [1]byte
+	_, _ = parent.Read(b[:])
+	_ = parent.SetReadDeadline(time.Time{})
 }
