@@ -100,6 +100,25 @@ func run(args []string) int {
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc)
 
+	if watching {
+		// Ready: signals are caught (and held until the app runs). Then
+		// wait for nixbox's go-ahead: it checks the sandbox's mounts and
+		// cgroup before anything of the app runs. EOF means nixbox died.
+		if _, err := unix.Write(watchFD, []byte{'R'}); err != nil {
+			return fail(exitInitError, "nixbox-init: telling nixbox it is ready: %v", err)
+		}
+		var b [1]byte
+		for {
+			n, err := unix.Read(watchFD, b[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if n != 1 || b[0] != 'G' {
+				return fail(exitInitError, "nixbox-init: nixbox did not let the app start")
+			}
+			break
+		}
+	}
 	pid, err := startApp(uid, gid, argv)
 	if err != nil {
 		return fail(exitInitError, "starting the app's user namespace: %v", err)
@@ -127,11 +146,6 @@ func run(args []string) int {
 	}
 
 	go forwardSignals(sigc, pid)
-	if watching {
-		// Tell nixbox we forward signals now: it holds back the ones it
-		// receives until then, and writes the instance record only after.
-		_, _ = unix.Write(watchFD, []byte{'R'})
-	}
 
 	for {
 		var ws unix.WaitStatus

@@ -215,16 +215,14 @@ func (pr *prepared) checkBinds(create bool) error {
 				}
 			}
 		}
-		// A bind destination inside the persistent home must not pass
-		// through a symlink the app planted there in an earlier run.
-		if pr.homeDir != "" {
-			if rel, ok := strings.CutPrefix(r.Dest, pr.env.Home+"/"); ok {
-				if err := hostfs.CheckNoSymlinks(pr.homeDir, rel); err != nil {
-					pos := pr.profile.Pos[r.Key]
-					return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
-						Msg: err.Error(), Err: err, Hint: "an earlier run may have planted it; inspect and remove the symlink"}
-				}
-			}
+		// A bind destination under another mount whose host directory the
+		// app may write (the persistent home, a rw bind) must not pass
+		// through a symlink the app planted there: the mount would land
+		// elsewhere (CVE-2024-42472; security suite case 8).
+		if err := pr.checkDestPath(r.Bind); err != nil {
+			pos := pr.profile.Pos[r.Key]
+			return &profiles.Error{File: pos.File, Line: pos.Line, Col: pos.Col, Key: r.Key,
+				Msg: err.Error(), Err: err, Hint: "an earlier run may have planted it; inspect and remove the symlink"}
 		}
 		pr.input.Binds = append(pr.input.Binds, r.Bind)
 	}
@@ -248,4 +246,30 @@ func stateDir(env hostenv.Env) string {
 		tmp = "/tmp"
 	}
 	return filepath.Join(filepath.Clean(tmp), fmt.Sprintf("nixbox-%d", env.UID))
+}
+
+// checkDestPath refuses a bind whose destination lies under the persistent
+// home or under another bind's destination and, seen on the host through
+// that mount's source, passes through a symlink.
+func (pr *prepared) checkDestPath(b specgen.Bind) error {
+	type cover struct{ dest, source string }
+	var covers []cover
+	if pr.homeDir != "" {
+		covers = append(covers, cover{pr.env.Home, pr.homeDir})
+	}
+	for _, r := range pr.requests {
+		if r.Bind != b {
+			covers = append(covers, cover{r.Dest, r.Source})
+		}
+	}
+	for _, c := range covers {
+		rel, ok := strings.CutPrefix(b.Dest, strings.TrimSuffix(c.dest, "/")+"/")
+		if !ok {
+			continue
+		}
+		if err := hostfs.CheckNoSymlinks(c.source, rel); err != nil {
+			return err
+		}
+	}
+	return nil
 }

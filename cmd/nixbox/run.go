@@ -5,7 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nixbox/nixbox/runtime/hostfs"
 
 	"github.com/nixbox/nixbox/runtime/cgroups"
 	"github.com/nixbox/nixbox/runtime/hostenv"
@@ -69,6 +74,15 @@ func cmdRun(s *streams, args []string) error {
 	if err := rootfs.Write(inst.RootfsDir(), plan.Rootfs); err != nil {
 		return err
 	}
+	sources, err := pinSources(pr.input.Binds, pr.env.UID)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range sources {
+			p.file.Close()
+		}
+	}()
 	rec := record{ID: inst.ID, Profile: pr.profile.Name, Source: pr.profile.Source, Argv: pr.input.Argv,
 		UID: pr.env.UID, Network: string(pr.profile.Network.Mode), Cgroup: cgPath, Limits: limitsOf(pr.profile)}
 	onStart := func(pid int) {
@@ -78,9 +92,15 @@ func cmdRun(s *streams, args []string) error {
 		}
 	}
 	opts := sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart}
+	opts.Verify = func(pid int) error { return verifyPinned(pid, sources) }
 	var exit sandbox.Exit
 	if cgPath != "" {
-		opts.Verify = func(pid int) error { return cgroups.DefaultHost().Verify(pid, cgPath, cgCtrls) }
+		opts.Verify = func(pid int) error {
+			if err := verifyPinned(pid, sources); err != nil {
+				return err
+			}
+			return cgroups.DefaultHost().Verify(pid, cgPath, cgCtrls)
+		}
 		opts.OnExit = func(e sandbox.Exit) { exit = e }
 	}
 	code, err := inst.Run(ctx, plan.Spec, opts)
@@ -100,4 +120,54 @@ func randomID() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// pinned is a profile bind whose source was opened before the sandbox
+// started, and where it must appear inside.
+type pinned struct {
+	file *os.File
+	dest string
+}
+
+// pinSources opens every profile bind source as an O_PATH descriptor
+// before the sandbox is built (security suite case 7, runc
+// CVE-2021-30465). libcontainer mounts sources by path and cannot take a
+// descriptor from another mount namespace, so after the mounts are made
+// and before the app starts (nixbox-init waits for the go-ahead),
+// verifyPinned checks that each destination inside holds exactly the
+// object that was opened: a source swapped for a symlink in between makes
+// the run fail instead.
+func pinSources(binds []specgen.Bind, uid int) ([]pinned, error) {
+	var out []pinned
+	for _, b := range binds {
+		f, _, err := hostfs.OpenSource(b.Source, uid)
+		if err != nil {
+			for _, p := range out {
+				p.file.Close()
+			}
+			return nil, fmt.Errorf("%s: %w", b.Key, err)
+		}
+		out = append(out, pinned{file: f, dest: b.Dest})
+	}
+	return out, nil
+}
+
+// verifyPinned compares each pinned source with what the sandbox's init
+// (host pid) sees at its destination.
+func verifyPinned(pid int, ps []pinned) error {
+	for _, p := range ps {
+		var want, got unix.Stat_t
+		if err := unix.Fstat(int(p.file.Fd()), &want); err != nil {
+			return err
+		}
+		inside := fmt.Sprintf("/proc/%d/root%s", pid, p.dest)
+		if err := unix.Stat(inside, &got); err != nil {
+			return fmt.Errorf("checking the bind at %s: %w", p.dest, err)
+		}
+		if got.Dev != want.Dev || got.Ino != want.Ino {
+			return fmt.Errorf("%w: the bind at %s is not the source nixbox checked (it was replaced while the sandbox started)",
+				hostfs.ErrSymlink, p.dest)
+		}
+	}
+	return nil
 }

@@ -154,3 +154,102 @@ func CheckNoSymlinks(root, rel string) error {
 	}
 	return nil
 }
+
+// OpenSource opens a bind source as an O_PATH descriptor, walking the
+// path one component at a time from held directory descriptors, so the
+// object opened is the one the rules below allowed, whatever happens to
+// the path meanwhile (security suite case 7; runc CVE-2021-30465). A
+// symlink is followed only where no sandbox could have planted it: not as
+// the last component, and only inside a directory that the invoking user
+// (uid) does not own and that is not writable by group or others (an
+// admin's /home -> /usr/home). Anywhere else it is ErrSymlink: bind the
+// target instead. It returns the descriptor and the resolved path.
+func OpenSource(path string, uid int) (*os.File, string, error) {
+	if !filepath.IsAbs(path) {
+		return nil, "", fmt.Errorf("bind source %q is not absolute", path)
+	}
+	dir, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	resolved := "/"
+	rest := strings.Split(strings.Trim(path, "/"), "/")
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			unix.Close(dir)
+			return nil, "", fmt.Errorf("bind source %q: '..' after a symlink is not followed", path)
+		}
+		fd, err := unix.Openat2(dir, c, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_BENEATH,
+		})
+		if err != nil {
+			unix.Close(dir)
+			if errors.Is(err, unix.ENOENT) {
+				return nil, "", fmt.Errorf("%w %q", ErrSourceMissing, path)
+			}
+			return nil, "", fmt.Errorf("opening %q: %w", path, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			unix.Close(dir)
+			return nil, "", err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			unix.Close(dir)
+			dir = fd
+			resolved = filepath.Join(resolved, c)
+			continue
+		}
+		// A symlink: follow it only where the app could not have put it.
+		unix.Close(fd)
+		var parent unix.Stat_t
+		if err := unix.Fstat(dir, &parent); err != nil {
+			unix.Close(dir)
+			return nil, "", err
+		}
+		if len(rest) == 0 || int(parent.Uid) == uid || parent.Mode&0o022 != 0 {
+			unix.Close(dir)
+			return nil, "", fmt.Errorf("%w %s in bind source %q: a sandbox with write access there could have planted it; bind its target instead",
+				ErrSymlink, filepath.Join(resolved, c), path)
+		}
+		if links++; links > 40 {
+			unix.Close(dir)
+			return nil, "", fmt.Errorf("bind source %q: too many symlinks", path)
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(dir, c, buf)
+		if err != nil {
+			unix.Close(dir)
+			return nil, "", err
+		}
+		target := string(buf[:n])
+		rest = append(strings.Split(strings.Trim(target, "/"), "/"), rest...)
+		if filepath.IsAbs(target) {
+			unix.Close(dir)
+			if dir, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				return nil, "", err
+			}
+			resolved = "/"
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		unix.Close(dir)
+		return nil, "", err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR, unix.S_IFREG, unix.S_IFSOCK:
+	default:
+		unix.Close(dir)
+		return nil, "", fmt.Errorf("%w: %q is a device or FIFO", ErrSourceType, path)
+	}
+	return os.NewFile(uintptr(dir), resolved), resolved, nil
+}

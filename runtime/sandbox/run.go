@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -28,7 +29,8 @@ type Options struct {
 	// once the sandbox runs (for the launcher's instance record).
 	OnStart func(pid int)
 	// Verify, if set, checks the started sandbox (by the host pid of its
-	// init) before OnStart; an error kills it and Run returns the error.
+	// init) after its mounts are made and before the app starts (nixbox-
+	// init waits for the go-ahead); an error kills it and Run returns it.
 	Verify func(pid int) error
 	// OnExit, if set, is called once the app has ended, before the
 	// sandbox's cgroup is removed.
@@ -57,6 +59,13 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("%w: converting the spec: %w", ErrStart, err)
 	}
+	// Die-with-parent while the sandbox starts: until nixbox-init runs and
+	// watches its socket, the kernel's parent-death signal kills
+	// libcontainer's init if nixbox dies. It is tied to the thread that
+	// forked the init (host-facts §5), so that thread stays locked to this
+	// goroutine for the whole run and only goes away after the sandbox.
+	runtime.LockOSThread()
+	cfg.ParentDeathSignal = int(unix.SIGKILL)
 	// For `nixbox enter`: how the sandbox's process is started.
 	if err := in.saveEnterInfo(spec.Process); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
@@ -118,11 +127,16 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	watchR.Close()
+	// Until nixbox-init is ready, signals wait in sigc (it has room).
+	// nixbox-init then waits for the go-ahead before it starts the app.
+	waitReady(watchW)
 	if err := verifyStarted(o, proc); err != nil {
 		return 0, err
 	}
-	// Until nixbox-init is ready, signals wait in sigc (it has room).
-	waitReady(watchW)
+	if _, err := watchW.Write([]byte{'G'}); err != nil {
+		// nixbox-init is gone; Wait below reports how it ended.
+		_ = err
+	}
 	if o.OnStart != nil {
 		if pid, err := proc.Pid(); err == nil {
 			o.OnStart(pid)

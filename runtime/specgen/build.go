@@ -272,10 +272,6 @@ func Build(in Input) (*Plan, error) {
 		// nixbox-init in the app's namespace right before execve: the app
 		// never runs unfiltered, and no runtime recompiles it (15-35 ms
 		// per start, host-facts §6).
-		WithMounts(specs.Mount{Destination: InitPath, Type: "bind", Source: env.InitPath,
-			Options: []string{"bind", "ro", "nosuid", "nodev"}},
-			specs.Mount{Destination: SeccompPath, Type: "bind", Source: in.SeccompBPF,
-				Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}}),
 		withAnnotation("org.nixbox.seccomp.policy", policyName(p)),
 	}
 
@@ -357,6 +353,14 @@ func Build(in Input) (*Plan, error) {
 	extra = append(extra, masks(in.Binds, in.Protected)...)
 	sort.SliceStable(extra, func(i, j int) bool { return depth(extra[i].Destination) < depth(extra[j].Destination) })
 	opts = append(opts, WithMounts(extra...))
+	// nixbox's own files go last, on top of everything: even a profile
+	// bind whose destination a planted symlink redirected (security suite
+	// case 8) cannot shadow the init or the filter it loads.
+	opts = append(opts, WithMounts(
+		specs.Mount{Destination: InitPath, Type: "bind", Source: env.InitPath,
+			Options: []string{"bind", "ro", "nosuid", "nodev"}},
+		specs.Mount{Destination: SeccompPath, Type: "bind", Source: in.SeccompBPF,
+			Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}}))
 
 	envMap, warns, err := buildEnv(in)
 	if err != nil {
