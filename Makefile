@@ -22,10 +22,10 @@ FIXTURES_ENV := $(CURDIR)/build/fixtures.env
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-build: ## build bin/nixbox (cgo, -tags seccomp) and the static bin/nixbox-init
+build: ## build bin/nixbox (cgo, -tags seccomp) and the static bin/nixbox-init (cgo, glibc static)
 	@mkdir -p $(BIN)
 	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/nixbox ./cmd/nixbox
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/nixbox-init ./cmd/nixbox-init
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w -linkmode external -extldflags "-static"' -o $(BIN)/nixbox-init ./cmd/nixbox-init
 
 setup: ## install missing packages, configure single-user Nix, create the test user (needs root)
 	$(SUDO) scripts/setup-host.sh

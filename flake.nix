@@ -52,15 +52,16 @@
         ldflags = [ "-s" "-w" "-X main.version=${version}" ];
 
         nativeBuildInputs = [ pkgs.pkg-config ];
-        buildInputs = [ pkgs.libseccomp ];
+        buildInputs = [ pkgs.libseccomp pkgs.glibc.static ];
 
         subPackages = [ "cmd/nixbox" ];
 
-        # nixbox-init runs inside the sandbox and must be static, so it is
-        # built without cgo. nixbox looks for it next to its own binary or
-        # in ../libexec/nixbox/nixbox-init (hostenv.FindInit).
+        # nixbox-init runs inside the sandbox and must be static. It has one
+        # C constructor (cmd/nixbox-init/userns.go), linked against static
+        # glibc. nixbox looks for it next to its own binary or in
+        # ../libexec/nixbox/nixbox-init (hostenv.FindInit).
         postBuild = ''
-          CGO_ENABLED=0 go build -ldflags "-s -w" -o nixbox-init.static ./cmd/nixbox-init
+          CGO_ENABLED=1 go build -ldflags '-s -w -linkmode external -extldflags "-static"' -o nixbox-init.static ./cmd/nixbox-init
         '';
         postInstall = ''
           install -Dm755 nixbox-init.static $out/libexec/nixbox/nixbox-init
@@ -104,7 +105,7 @@
             pkgs.patchelf
             pkgs.hyperfine
           ];
-          buildInputs = [ pkgs.libseccomp ];
+          buildInputs = [ pkgs.libseccomp pkgs.glibc.static ];
         };
       });
 

@@ -74,7 +74,11 @@ func fail(code int, format string, args ...any) int {
 
 func run(args []string) int {
 	if len(args) > 1 && args[1] == "--stage2" {
-		return stage2(args[2:])
+		// --uid U --gid G were consumed by the constructor in userns.go.
+		if len(args) < 7 {
+			return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
+		}
+		return stage2(args[6:])
 	}
 	if len(args) > 1 && args[1] == "--enter" {
 		return enter(args[2:])
@@ -123,12 +127,10 @@ func run(args []string) int {
 	if err != nil {
 		return fail(exitInitError, "starting the app's user namespace: %v", err)
 	}
-	// CAP_SETFCAP was needed only to write U2's maps (the kernel asks for
-	// it to map U1's uid 0, the invoking user). Drop it now.
-	if err := dropCaps(); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		return fail(exitInitError, "dropping capabilities: %v", err)
-	}
+	// nixbox-init holds CAP_SETFCAP only in its permitted set (never
+	// effective): its stage-2 child, exec'd as the outer root, gets it back
+	// to map the outer uid 0 into the app's namespace, then clears every
+	// set, the bounding set included (userns.go).
 
 	if watching {
 		go func() {
@@ -191,11 +193,8 @@ func startApp(uid, gid int, argv []string) (int, error) {
 			Ctty:       0,
 		},
 	}
-	attr.Sys.Cloneflags = unix.CLONE_NEWUSER
-	attr.Sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: 0, Size: 1}}
-	attr.Sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: 0, Size: 1}}
-	attr.Sys.GidMappingsEnableSetgroups = false
-	stage2Argv := append([]string{"nixbox-init", "--stage2", "--"}, argv...)
+	// The C constructor in userns.go makes the namespace (see there).
+	stage2Argv := append([]string{"nixbox-init", "--stage2", "--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid), "--"}, argv...)
 	return syscall.ForkExec("/proc/self/exe", stage2Argv, attr)
 }
 
@@ -259,10 +258,6 @@ func enter(a []string) int {
 	if err != nil {
 		return fail(exitInitError, "starting the command's user namespace: %v", err)
 	}
-	if err := dropCaps(); err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		return fail(exitInitError, "dropping capabilities: %v", err)
-	}
 	go forwardSignals(sigc, pid)
 	for {
 		var ws unix.WaitStatus
@@ -296,19 +291,19 @@ func parseArgs(a []string) (uid, gid int, argv []string, ok bool) {
 	return uid, gid, a[5:], true
 }
 
-// stage2 runs in the app's user namespace as the app's uid, without
-// capabilities (they are cleared by the execve that started it). It adds
-// the filter that denies new user namespaces, then becomes the app.
+// stage2 runs in the app's user namespace (made by the constructor in
+// userns.go) as the app's uid, with every capability set cleared. It
+// checks that, checks the working directory, loads the seccomp filter and
+// becomes the app.
 func stage2(a []string) int {
 	if len(a) < 2 || a[0] != "--" {
 		return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
 	}
 	argv := a[1:]
-	// The creator of a user namespace holds every capability in it; with
-	// no_new_privs an execve keeps at most what we hold now, so clearing
-	// the sets here leaves the app none.
-	if err := dropCaps(); err != nil {
-		return fail(exitInitError, "dropping capabilities: %v", err)
+	// The constructor cleared every set; with no_new_privs no execve can
+	// gain any back. Check rather than trust.
+	if err := capsCleared(); err != nil {
+		return fail(exitInitError, "capabilities left before exec: %v", err)
 	}
 	// CVE-2024-21626: a working directory reached through a leaked host
 	// descriptor shows as "(unreachable)/..." or fails. Refuse to start

@@ -84,7 +84,9 @@ func NewInstance(stateRoot, id string) (*Instance, error) {
 		return nil, fmt.Errorf("%w: bad instance id %q", ErrState, id)
 	}
 	base := filepath.Join(stateRoot, "instances")
-	tmp := filepath.Join(base, ".new-"+id)
+	// The creator's pid is in the name, so GC can tell a creator that died
+	// before it took the lock from one still at work.
+	tmp := filepath.Join(base, fmt.Sprintf(".new-%d.%s", os.Getpid(), id))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
@@ -131,14 +133,19 @@ func GC(stateRoot string) {
 	for _, e := range ents {
 		dir := filepath.Join(stateRoot, "instances", e.Name())
 		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_NOFOLLOW, 0)
-		if strings.HasPrefix(e.Name(), ".new-") {
+		if rest, ok := strings.CutPrefix(e.Name(), ".new-"); ok {
 			// A run being created, or one that died while being
-			// created. Its creator locks the lock file right after
-			// creating it: an unlocked one a few seconds old is dead;
-			// without a lock file, wait a minute.
+			// created. Its creator (pid in the name) locks the lock file
+			// right after creating it: with the creator gone it is dead
+			// at once; otherwise an unlocked one a few seconds old is
+			// dead, and one without a lock file after a minute.
 			age := time.Minute
 			if err == nil {
 				age = 5 * time.Second
+			}
+			pidStr, _, _ := strings.Cut(rest, ".")
+			if pid, perr := strconv.Atoi(pidStr); perr == nil && pid > 0 && unix.Kill(pid, 0) == unix.ESRCH {
+				age = 0
 			}
 			if info, ierr := e.Info(); ierr != nil || time.Since(info.ModTime()) < age {
 				if lock != nil {
@@ -167,8 +174,8 @@ func GC(stateRoot string) {
 	ents, _ = os.ReadDir(filepath.Join(stateRoot, "run"))
 	for _, e := range ents {
 		_, err1 := os.Lstat(filepath.Join(stateRoot, "instances", e.Name()))
-		_, err2 := os.Lstat(filepath.Join(stateRoot, "instances", ".new-"+e.Name()))
-		if errors.Is(err1, os.ErrNotExist) && errors.Is(err2, os.ErrNotExist) {
+		pending, _ := filepath.Glob(filepath.Join(stateRoot, "instances", ".new-*."+e.Name()))
+		if errors.Is(err1, os.ErrNotExist) && len(pending) == 0 {
 			destroyContainer(filepath.Join(stateRoot, "run"), e.Name())
 		}
 	}

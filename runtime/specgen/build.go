@@ -165,14 +165,15 @@ func Default(root string) *specs.Spec {
 		Version:  specs.Version,
 		Hostname: "nixbox",
 		Process: &specs.Process{
-			// nixbox-init alone starts with CAP_SETFCAP in the sandbox's
-			// user namespace: the kernel asks for it to map that
-			// namespace's uid 0 (the invoking user) into the app's nested
-			// namespace. nixbox-init drops it right after, and the app
-			// runs with no capability in any set. Inheritable and ambient
+			// nixbox-init alone holds CAP_SETFCAP, permitted but not
+			// effective, in the sandbox's user namespace: the kernel asks
+			// for it to map that namespace's uid 0 (the invoking user) into
+			// the app's nested namespace. The stage that makes that
+			// namespace clears every set, bounding included, and the app
+			// runs with no capability at all. Inheritable and ambient
 			// stay empty (CVE-2022-29162).
 			Capabilities: &specs.LinuxCapabilities{
-				Bounding: []string{"CAP_SETFCAP"}, Effective: []string{"CAP_SETFCAP"},
+				Bounding: []string{"CAP_SETFCAP"}, Effective: []string{},
 				Permitted: []string{"CAP_SETFCAP"}, Inheritable: []string{}, Ambient: []string{},
 			},
 			NoNewPrivileges: true,
