@@ -160,12 +160,13 @@ func Enter(ctx context.Context, stateRoot, id string, argv []string, o EnterOpti
 			return 0, err
 		}
 	}
-	return waitProcess(ctx, proc, console, sigc)
+	return waitProcess(ctx, proc, console, sigc, nil)
 }
 
 // waitProcess forwards signals to a started process until it ends and
 // returns its status: its code, or 128+N when killed by signal N.
-func waitProcess(ctx context.Context, proc *libcontainer.Process, console *consoleIO, sigc <-chan os.Signal) (int, error) {
+// afterWait, if set, runs once the process has ended.
+func waitProcess(ctx context.Context, proc *libcontainer.Process, console *consoleIO, sigc <-chan os.Signal, afterWait func()) (int, error) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -194,6 +195,9 @@ func waitProcess(ctx context.Context, proc *libcontainer.Process, console *conso
 	wg.Wait()
 	if console != nil {
 		console.wait()
+	}
+	if afterWait != nil {
+		afterWait()
 	}
 	if st == nil {
 		return 0, fmt.Errorf("%w: waiting: %w", ErrStart, werr)

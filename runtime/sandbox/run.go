@@ -7,8 +7,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -150,51 +148,11 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		}
 	}
 
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case s := <-sigc:
-				if s == unix.SIGWINCH {
-					if console != nil {
-						console.resize()
-					}
-					continue
-				}
-				_ = proc.Signal(s)
-			case <-ctx.Done():
-				_ = proc.Signal(unix.SIGKILL)
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-
-	st, werr := proc.Wait()
-	close(done)
-	wg.Wait()
-	if console != nil {
-		console.wait()
-	}
-	reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
-	if st == nil {
-		return 0, fmt.Errorf("%w: waiting: %w", ErrStart, werr)
-	}
-	ws, ok := st.Sys().(syscall.WaitStatus)
-	if !ok {
-		return 0, fmt.Errorf("%w: no wait status", ErrStart)
-	}
-	switch {
-	case ws.Exited():
-		return ws.ExitStatus(), nil
-	case ws.Signaled():
-		return 128 + int(ws.Signal()), nil
-	}
-	return 0, fmt.Errorf("%w: unexpected wait status %v", ErrStart, ws)
+	// The OOM count is read after the app ends and before the container
+	// (and its cgroup) is destroyed.
+	return waitProcess(ctx, proc, console, sigc, func() {
+		reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
+	})
 }
 
 // watchSocket returns the two ends of the launcher-death socket: the child
