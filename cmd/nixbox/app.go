@@ -273,3 +273,22 @@ func (pr *prepared) checkDestPath(b specgen.Bind) error {
 	}
 	return nil
 }
+
+// preparePlan is prepare plus the read-only host checks and the plan, for
+// the subcommands that show a run without making one (spec, explain): they
+// write nothing but nixbox's caches, and show what run would enforce.
+func preparePlan(f *appFlags) (*prepared, *specgen.Plan, error) {
+	pr, err := prepare(context.Background(), f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := pr.checkBinds(false); err != nil {
+		return nil, nil, err
+	}
+	pr.input.Rootfs = "rootfs"
+	plan, err := specgen.Build(pr.input)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pr, plan, nil
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -16,14 +15,7 @@ func cmdExplain(s *streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := prepare(context.Background(), f)
-	if err != nil {
-		return err
-	}
-	if err := pr.checkBinds(false); err != nil {
-		return err
-	}
-	plan, err := specgen.Build(pr.input)
+	pr, plan, err := preparePlan(f)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,15 +18,7 @@ func cmdSpec(s *streams, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := prepare(context.Background(), f)
-	if err != nil {
-		return err
-	}
-	if err := pr.checkBinds(false); err != nil {
-		return err
-	}
-	pr.input.Rootfs = "rootfs"
-	plan, err := specgen.Build(pr.input)
+	pr, plan, err := preparePlan(f)
 	if err != nil {
 		return err
 	}
