@@ -316,10 +316,6 @@ func stage2(a []string) int {
 		return fail(exitInitError, "loading the seccomp filter %s: %v", seccompPath, err)
 	}
 	err := syscall.Exec(argv[0], argv, os.Environ())
-	if os.Getenv("NIXBOX_INIT_DEBUG") != "" {
-		_, serr := os.Stat(argv[0])
-		fmt.Fprintf(os.Stderr, "debug: exec %s: %v; stat: %v; uid %d\n", argv[0], err, serr, os.Getuid())
-	}
 	switch {
 	case errors.Is(err, syscall.ENOENT):
 		return fail(exitNotFound, "%s: command not found in the sandbox", argv[0])
