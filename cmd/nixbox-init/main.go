@@ -5,9 +5,11 @@
 // status (128+N when the app was killed by signal N). It exists because
 // libcontainer gives no die-with-parent: its parent-death signal reaches only
 // the bootstrap process, and an app running as PID 1 ignores SIGTERM
-// (host-facts.md §5). When nixbox passes a pipe as fd 3, nixbox-init reads it
-// until EOF: EOF means the launcher is gone (even by SIGKILL), so nixbox-init
-// kills every process of the sandbox and exits. As PID 1, its exit makes the
+// (host-facts.md §5). When nixbox passes a socket as fd 3, nixbox-init
+// tells nixbox on it when it forwards signals, waits there for the go-ahead
+// (nixbox checks the mounts and cgroup first), and then reads it until EOF:
+// EOF means the launcher is gone (even by SIGKILL), so nixbox-init kills
+// every process of the sandbox and exits. As PID 1, its exit makes the
 // kernel kill whatever is left in the namespace.
 //
 // Usage (inside the sandbox only):
@@ -19,10 +21,12 @@
 // sandbox the way the first form runs the app (see enter).
 //
 // libcontainer runs nixbox-init as root of the sandbox's user namespace (U1),
-// which maps 0 to the invoking user and nothing else, without capabilities.
-// nixbox-init starts the app in a second user namespace (U2), nested in U1,
-// that maps UID/GID to U1's 0: the app runs with the invoking user's own
-// uid and gid, and is not root anywhere.
+// which maps 0 to the invoking user and nothing else, with CAP_SETFCAP
+// permitted (not effective). nixbox-init starts the app in a second user
+// namespace (U2), nested in U1, that maps UID/GID to U1's 0 (made by the C
+// constructor in userns.go, which also drops every capability, the bounding
+// set included): the app runs with the invoking user's own uid and gid, and
+// is not root anywhere.
 //
 // The app's seccomp filter is compiled by nixbox (cached per policy hash)
 // and bound read-only at /.nixbox/seccomp.bpf. nixbox-init loads it in the
@@ -30,11 +34,13 @@
 // app's execve, so no runtime has to compile it at every start and the app
 // never runs unfiltered: if the filter cannot be loaded, the app does not
 // start (exit 125). nixbox-init itself runs unfiltered; it is the only code
-// in the sandbox before the app, and it needs clone(CLONE_NEWUSER) once.
+// in the sandbox before the app, and its stage 2 needs
+// unshare(CLONE_NEWUSER) once.
 //
-// It is built static with CGO_ENABLED=0, so it needs nothing from the
-// sandbox's filesystem. It holds no host file descriptors besides the watch
-// pipe, which it marks close-on-exec before the app starts.
+// It is linked statically (cgo against static glibc, for the constructor),
+// so it needs nothing from the sandbox's filesystem. It holds no host file
+// descriptors besides the watch socket, which it marks close-on-exec before
+// the app starts.
 package main
 
 import (
