@@ -549,13 +549,30 @@ func (p *tomlParser) inlineTable(key []string, v *value) (*value, error) {
 
 // basicString parses "..." or """...""" (escapes processed).
 func (p *tomlParser) basicString(key []string) (string, error) {
+	return p.quotedString(key, '"')
+}
+
+// literalString parses a single-quoted literal string, one-line or
+// triple-quoted multi-line (no escapes).
+func (p *tomlParser) literalString(key []string) (string, error) {
+	return p.quotedString(key, '\'')
+}
+
+// quotedString parses a string opened by quote, one-line or triple-quoted
+// multi-line; only basic strings (") process escapes.
+func (p *tomlParser) quotedString(key []string, quote byte) (string, error) {
 	start := p.i
-	multi := strings.HasPrefix(string(p.src[p.i:min(p.i+3, len(p.src))]), `"""`)
+	q := string(quote)
+	multi := strings.HasPrefix(string(p.src[p.i:min(p.i+3, len(p.src))]), q+q+q)
 	if multi {
 		p.i += 3
 		p.newline() // a newline right after the opening quotes is trimmed
 	} else {
 		p.i++
+	}
+	ctrlMsg := "control character in string"
+	if quote == '"' {
+		ctrlMsg += " (use an escape)"
 	}
 	var b strings.Builder
 	for {
@@ -564,26 +581,26 @@ func (p *tomlParser) basicString(key []string) (string, error) {
 		}
 		c := p.peek()
 		switch {
-		case c == '"':
+		case c == quote:
 			if !multi {
 				p.i++
 				return b.String(), nil
 			}
 			n := 0
-			for p.i+n < len(p.src) && p.src[p.i+n] == '"' {
+			for p.i+n < len(p.src) && p.src[p.i+n] == quote {
 				n++
 			}
 			if n >= 3 {
 				if n > 5 {
 					return "", p.errAt(p.i, key, "too many quotes closing a string")
 				}
-				b.WriteString(strings.Repeat(`"`, n-3))
+				b.WriteString(strings.Repeat(q, n-3))
 				p.i += n
 				return b.String(), nil
 			}
-			b.WriteString(strings.Repeat(`"`, n))
+			b.WriteString(strings.Repeat(q, n))
 			p.i += n
-		case c == '\\':
+		case c == '\\' && quote == '"':
 			if err := p.escapeSeq(&b, key, multi); err != nil {
 				return "", err
 			}
@@ -596,7 +613,7 @@ func (p *tomlParser) basicString(key []string) (string, error) {
 			}
 			b.WriteByte('\n')
 		case c < 0x20 && c != '\t' || c == 0x7f:
-			return "", p.errAt(p.i, key, "control character in string (use an escape)")
+			return "", p.errAt(p.i, key, ctrlMsg)
 		default:
 			_, n := utf8.DecodeRune(p.src[p.i:])
 			b.Write(p.src[p.i : p.i+n])
@@ -664,59 +681,4 @@ func (p *tomlParser) escapeSeq(b *strings.Builder, key []string, multi bool) err
 		return p.errAt(start, key, "invalid escape sequence")
 	}
 	return nil
-}
-
-// literalString parses a single-quoted literal string, one-line or
-// triple-quoted multi-line (no escapes).
-func (p *tomlParser) literalString(key []string) (string, error) {
-	start := p.i
-	multi := strings.HasPrefix(string(p.src[p.i:min(p.i+3, len(p.src))]), `'''`)
-	if multi {
-		p.i += 3
-		p.newline()
-	} else {
-		p.i++
-	}
-	var b strings.Builder
-	for {
-		if p.eof() {
-			return "", p.errAt(start, key, "unterminated string")
-		}
-		c := p.peek()
-		switch {
-		case c == '\'':
-			if !multi {
-				p.i++
-				return b.String(), nil
-			}
-			n := 0
-			for p.i+n < len(p.src) && p.src[p.i+n] == '\'' {
-				n++
-			}
-			if n >= 3 {
-				if n > 5 {
-					return "", p.errAt(p.i, key, "too many quotes closing a string")
-				}
-				b.WriteString(strings.Repeat("'", n-3))
-				p.i += n
-				return b.String(), nil
-			}
-			b.WriteString(strings.Repeat("'", n))
-			p.i += n
-		case c == '\n' || c == '\r':
-			if !multi {
-				return "", p.errAt(start, key, "unterminated string (newline in a one-line string)")
-			}
-			if !p.newline() {
-				return "", p.errAt(p.i, key, "bare carriage return in string")
-			}
-			b.WriteByte('\n')
-		case c < 0x20 && c != '\t' || c == 0x7f:
-			return "", p.errAt(p.i, key, "control character in string")
-		default:
-			_, n := utf8.DecodeRune(p.src[p.i:])
-			b.Write(p.src[p.i : p.i+n])
-			p.i += n
-		}
-	}
 }
