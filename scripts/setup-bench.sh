@@ -14,21 +14,7 @@ command -v apt-get >/dev/null || die "apt-get not found (Debian or Ubuntu requir
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(hyperfine bubblewrap crun runc time util-linux)
-installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-missing=()
-for p in "${pkgs[@]}"; do
-	installed "$p" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-	log "packages: all present (${pkgs[*]})"
-else
-	log "packages: installing ${missing[*]}"
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	log "packages: installed ${missing[*]}"
-fi
+"$(dirname "$0")/apt-missing.sh" setup-bench "${pkgs[@]}"
 for t in hyperfine bwrap crun runc /usr/bin/time; do
 	command -v "$t" >/dev/null || die "$t not found after installing ${pkgs[*]}"
 done

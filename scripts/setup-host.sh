@@ -28,22 +28,7 @@ if ! command -v nix-store >/dev/null; then
 	pkgs+=(nix-bin)
 fi
 
-installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
-missing=()
-for p in "${pkgs[@]}"; do
-	installed "$p" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-	log "packages: all present (${pkgs[*]})"
-else
-	log "packages: installing ${missing[*]}"
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	log "packages: installed ${missing[*]}"
-fi
+"$(dirname "$0")/apt-missing.sh" setup-host "${pkgs[@]}"
 
 # ---- 2. nix.conf -----------------------------------------------------------
 conf=/etc/nix/nix.conf
