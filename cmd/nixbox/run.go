@@ -92,15 +92,18 @@ func cmdRun(s *streams, args []string) error {
 		}
 	}
 	opts := sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart}
-	opts.Verify = func(pid int) error { return verifyPinned(pid, sources) }
+	// Checked after the mounts are made and before the app starts.
+	opts.Verify = func(pid int) error {
+		if err := verifyPinned(pid, sources); err != nil {
+			return err
+		}
+		if cgPath == "" {
+			return nil
+		}
+		return cgroups.DefaultHost().Verify(pid, cgPath, cgCtrls)
+	}
 	var exit sandbox.Exit
 	if cgPath != "" {
-		opts.Verify = func(pid int) error {
-			if err := verifyPinned(pid, sources); err != nil {
-				return err
-			}
-			return cgroups.DefaultHost().Verify(pid, cgPath, cgCtrls)
-		}
 		opts.OnExit = func(e sandbox.Exit) { exit = e }
 	}
 	code, err := inst.Run(ctx, plan.Spec, opts)
