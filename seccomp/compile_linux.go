@@ -21,7 +21,13 @@ import (
 // policy names returns ENOSYS instead of the default errno, so a libc that
 // tries a syscall newer than the list falls back to the old one. The
 // result is host byte order sock_filter records, 8 bytes each.
+//
+// For a policy with SCMP_ARCH_X86 (Options.AllowMultiarch) the program is
+// assembled by multiarchProgram, with an ENOSYS stub for each ABI.
 func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
+	if s != nil && slices.Contains(s.Architectures, specs.ArchX86) {
+		return multiarchProgram(s, true)
+	}
 	f, err := os.CreateTemp("", "nixbox-bpf-")
 	if err != nil {
 		return nil, fmt.Errorf("compiling seccomp filter: %w", err)

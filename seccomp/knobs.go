@@ -49,16 +49,17 @@ const perLinux32 = 0x0008
 // i386Allow are strict's allowlist names that exist for the i386 ABI only
 // (moby's default.json lists them for all arches). They are added, with
 // SCMP_ARCH_X86, by Options.AllowMultiarch; libseccomp resolves each per
-// architecture, so they add nothing to x86_64. socketcall is not among
-// them: its arguments are in memory, so the socket-family filter could not
-// see them (32-bit programs must use the direct socket calls, as glibc
-// built for Linux >= 4.3 does).
+// architecture, so they add nothing to x86_64. The multiplexers
+// socketcall and ipc are not among them: the compiler gives each of their
+// sub-calls the outcome of the direct call it stands for (see
+// multiarchProgram in i386_linux.go, which also says why
+// socketcall(SYS_SOCKET) cannot be family-filtered).
 var i386Allow = []string{
 	"_llseek", "_newselect", "chown32", "clock_getres_time64", "clock_gettime64",
 	"clock_nanosleep_time64", "fadvise64_64", "fchown32", "fcntl64", "fstat64",
 	"fstatat64", "fstatfs64", "ftruncate64", "futex_time64", "getegid32",
 	"geteuid32", "getgid32", "getgroups32", "getresgid32", "getresuid32",
-	"getuid32", "ipc", "lchown32", "lstat64", "mmap2", "mq_timedreceive_time64",
+	"getuid32", "lchown32", "lstat64", "mmap2", "mq_timedreceive_time64",
 	"mq_timedsend_time64", "ppoll_time64", "pselect6_time64", "recv",
 	"recvmmsg_time64", "rt_sigtimedwait_time64", "sched_rr_get_interval_time64",
 	"semtimedop_time64", "send", "sendfile64", "setfsgid32", "setfsuid32",
@@ -123,11 +124,6 @@ func (o Options) check(policy string) error {
 	}
 	if o.AllowMultiarch && policy == PolicyCompat {
 		return fmt.Errorf("allow_multiarch: %w: needs the strict policy (a denylist cannot filter i386's socketcall)", ErrInvalidOptions)
-	}
-	if o.AllowMultiarch && o.Action == ActionLog {
-		// libseccomp 2.5.4 refuses strict's socket rules for i386 once
-		// their errno actions differ from the default (EEXIST).
-		return fmt.Errorf("allow_multiarch: %w: cannot be combined with action \"log\"", ErrInvalidOptions)
 	}
 	for _, n := range o.Allow {
 		switch {

@@ -270,7 +270,6 @@ func TestKnobErrors(t *testing.T) {
 		{Options{Deny: []string{"clone3"}}, ErrNeverAllow, "ENOSYS"},
 		{Options{Policy: PolicyCompat, Action: ActionLog}, ErrInvalidOptions, "log"},
 		{Options{Policy: PolicyCompat, AllowMultiarch: true}, ErrInvalidOptions, "allow_multiarch"},
-		{Options{Policy: PolicyStrict, AllowMultiarch: true, Action: ActionLog}, ErrInvalidOptions, "allow_multiarch"},
 		{Options{Action: "trap"}, ErrInvalidOptions, "trap"},
 		{Options{Action: "Kill"}, ErrInvalidOptions, "Kill"},
 		{Options{Allow: []string{"ptrace"}}, ErrNeedsUnsafe, "allow_ptrace"},
