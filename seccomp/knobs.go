@@ -212,23 +212,48 @@ func applyKnobs(s *specs.LinuxSeccomp, o Options) {
 		// other personalities by its default, so they get explicit
 		// rules first, unless the profile decided personality itself.
 		if !slices.Contains(allowNames, "personality") && !slices.Contains(denyNames, "personality") {
-			s.Syscalls = append(s.Syscalls, personalityDenies()...)
+			var also []uint64
+			if o.AllowMultiarch {
+				also = []uint64{perLinux32}
+			}
+			s.Syscalls = append(s.Syscalls, personalityDenies(also...)...)
 		}
 		s.DefaultAction, s.DefaultErrnoRet = specs.ActLog, nil
 	}
 }
 
 // personalityDenies deny personality for every value whose low 32 bits are
-// neither PER_LINUX (0) nor the query (0xffffffff), each rule a single
-// masked compare: such a value has two adjacent bits that differ, so one
-// rule per pair and order (compat's 62 rules).
-func personalityDenies() []specs.LinuxSyscall {
-	var r []specs.LinuxSyscall
+// neither PER_LINUX (0) nor the query (0xffffffff) nor one of also, each
+// rule a single masked compare: such a value has two adjacent bits that
+// differ, so one rule per pair and order (compat's 62 rules). A rule that
+// would match a value of also is replaced by one rule per other bit,
+// requiring that bit to differ from the value's, so no deny overlaps the
+// allow rule for it (PER_LINUX32 with allow_multiarch).
+func personalityDenies(also ...uint64) []specs.LinuxSyscall {
+	var cover []maskedValue
 	for i := 0; i < 31; i++ {
 		m := uint64(3) << i
-		r = append(r,
-			withArgs(deny(errEPERM, "personality"), arg(0, m, 1<<i)),
-			withArgs(deny(errEPERM, "personality"), arg(0, m, 2<<i)))
+		cover = append(cover, maskedValue{m, 1 << i}, maskedValue{m, 2 << i})
+	}
+	for _, a := range also {
+		var next []maskedValue
+		for _, c := range cover {
+			if a&c.mask != c.datum {
+				next = append(next, c)
+				continue
+			}
+			for j := 0; j < 32; j++ {
+				bit := uint64(1) << j
+				if c.mask&bit == 0 {
+					next = append(next, maskedValue{c.mask | bit, c.datum | ^a&bit})
+				}
+			}
+		}
+		cover = next
+	}
+	r := make([]specs.LinuxSyscall, 0, len(cover))
+	for _, c := range cover {
+		r = append(r, withArgs(deny(errEPERM, "personality"), arg(0, c.mask, c.datum)))
 	}
 	return r
 }

@@ -72,6 +72,18 @@ func knobCases() []knobCase {
 			ok: func(n string, args [6]uint64, _, got outcome) bool {
 				return got == allowed && (n != "personality" || args[0]&mask32 == perLinux32)
 			}},
+		// allow_multiarch and log together: the log action's personality
+		// denies must leave PER_LINUX32 to the knob's allow rule.
+		knobCase{name: "allow_multiarch-action-log", policy: PolicyStrict,
+			opts: Options{AllowMultiarch: true, Action: ActionLog}, anyName: true,
+			changed: []string{"modify_ldt", "personality", "sysfs"},
+			arches:  []specs.Arch{specs.ArchX86_64, specs.ArchX86},
+			ok: func(n string, args [6]uint64, base, got outcome) bool {
+				if got == allowed {
+					return n == "modify_ldt" || n == "personality" && args[0]&mask32 == perLinux32
+				}
+				return base == errno(errEPERM) && got.log && !slices.Contains(neverAllow, n) && argFiltered[n] == ""
+			}},
 		knobCase{name: "action-log", policy: PolicyStrict, opts: Options{Action: ActionLog}, anyName: true,
 			changed: []string{"sysfs", "ustat", "fanotify_init"},
 			ok: func(n string, _ [6]uint64, base, got outcome) bool {
