@@ -103,10 +103,10 @@ var muxStandIn = [6]uint64{afUNIX, 1, 0}
 // ENOSYS stubs are included for both ABIs (Compile); without, neither
 // (ExportBPF, which never has patchbpf's stub).
 func multiarchProgram(s *specs.LinuxSeccomp, stubs bool) ([]byte, error) {
-	for _, a := range s.Architectures {
-		if a != specs.ArchX86_64 && a != specs.ArchX86 {
-			return nil, fmt.Errorf("compiling seccomp filter: architecture %q with SCMP_ARCH_X86 is not supported", a)
-		}
+	// Only the pair Build produces: i386 alone would have the x86_64 part
+	// filter x86_64 calls that the data says to kill.
+	if !slices.Equal(s.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
+		return nil, fmt.Errorf("compiling seccomp filter: architectures %v: with SCMP_ARCH_X86, only [SCMP_ARCH_X86_64 SCMP_ARCH_X86] is supported", s.Architectures)
 	}
 	s64 := *s
 	s64.Architectures = []specs.Arch{specs.ArchX86_64}
@@ -138,13 +138,11 @@ func multiarchProgram(s *specs.LinuxSeccomp, stubs bool) ([]byte, error) {
 	)
 	prog = append(prog, decode(p64)...)
 	if stubs && s.DefaultAction != specs.ActAllow {
-		if nr, ok := enosysAboveI386(s); ok {
-			prog = append(prog,
-				sockFilter{code: ldAbs, k: offNr},
-				sockFilter{code: jgtK, k: nr, jt: 0, jf: 1},
-				sockFilter{code: retK, k: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
-			)
-		}
+		prog = append(prog,
+			sockFilter{code: ldAbs, k: offNr},
+			sockFilter{code: jgtK, k: enosysAboveI386(s), jt: 0, jf: 1},
+			sockFilter{code: retK, k: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		)
 	}
 	prog = append(prog, mux...)
 	prog = append(prog, decode(p32)...)
@@ -158,26 +156,16 @@ func multiarchProgram(s *specs.LinuxSeccomp, stubs bool) ([]byte, error) {
 // direct i386 number of any name in s that libseccomp knows (pseudo
 // numbers of multiplexed calls do not count; the four calls nixbox renders
 // itself are below it anyway).
-func enosysAboveI386(s *specs.LinuxSeccomp) (uint32, bool) {
-	max := -1
+func enosysAboveI386(s *specs.LinuxSeccomp) uint32 {
+	top := max(i386Socketcall, i386IPC, i386Socket, i386Socketpair)
 	for _, call := range s.Syscalls {
 		for _, n := range call.Names {
-			if x, err := libseccomp.GetSyscallFromNameByArch(n, libseccomp.ArchX86); err == nil && int(x) > max {
-				max = int(x)
+			if x, err := libseccomp.GetSyscallFromNameByArch(n, libseccomp.ArchX86); err == nil {
+				top = max(top, int(x))
 			}
 		}
 	}
-	for _, nr := range []int{i386Socketcall, i386IPC, i386Socket, i386Socketpair} {
-		max = maxInt(max, nr)
-	}
-	return uint32(max), max >= 0
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
+	return uint32(top)
 }
 
 // libseccompProgram compiles s with libseccomp for exactly the

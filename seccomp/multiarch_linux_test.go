@@ -4,10 +4,12 @@ package seccomp
 
 import (
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
@@ -346,4 +348,23 @@ func (o Options) nameWithKnobs() string {
 		n += "-allow-" + a
 	}
 	return n
+}
+
+// TestMultiarchArchitecturesRefused: the assembler takes only the pair of
+// architectures Build produces; anything else with i386 fails closed.
+func TestMultiarchArchitecturesRefused(t *testing.T) {
+	for _, arches := range [][]specs.Arch{
+		{specs.ArchX86},
+		{specs.ArchX86, specs.ArchX86_64},
+		{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+	} {
+		s := mustBuild(t, Options{AllowMultiarch: true})
+		s.Architectures = arches
+		if _, err := Compile(s); err == nil {
+			t.Errorf("Compile with %v succeeded", arches)
+		}
+		if err := ExportBPF(s, os.Stdout); err == nil {
+			t.Errorf("ExportBPF with %v succeeded", arches)
+		}
+	}
 }
