@@ -32,15 +32,18 @@ import (
 // So the program is assembled from parts, each complete on its own:
 //
 //	ld arch; jeq AUDIT_ARCH_I386 ? i386 part : x86_64 part
-//	x86_64 part: libseccomp's program for SCMP_ARCH_X86_64 alone, the
-//	             same as without the knob (x32 still gets the bad-arch
-//	             kill)
+//	x86_64 part: libseccomp's program for SCMP_ARCH_X86_64 alone, as
+//	             for any policy (x32 still gets the bad-arch kill)
 //	i386 part:   [ENOSYS stub for i386 numbers above the policy's
-//	             highest], then nixbox's own rules for the four calls
-//	             libseccomp multiplexes wrongly (socket, socketpair,
-//	             socketcall, ipc), then libseccomp's program for
-//	             SCMP_ARCH_X86 alone, rendered from the same rules minus
-//	             socket and socketpair.
+//	             highest], then nixbox's own rules for four calls:
+//	             socket and socketpair (whose argument compares
+//	             libseccomp would drop), socketcall and ipc (each
+//	             sub-call gets the direct call's outcome), then
+//	             libseccomp's program for SCMP_ARCH_X86 alone, rendered
+//	             from the same rules minus socket and socketpair. The
+//	             socketcall and ipc rules libseccomp derives from the
+//	             direct calls are never reached: nixbox's rules return
+//	             for those numbers first.
 //
 // nixbox's rules compare 32-bit arguments only (the low word of
 // seccomp_data.args, as libseccomp does for 32-bit ABIs; the kernel
