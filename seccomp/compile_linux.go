@@ -130,7 +130,10 @@ func enosysStub(maxNr uint32) []byte {
 }
 
 // CompilerID names the compiler for cache keys: the program format and the
-// linked libseccomp version.
+// linked libseccomp version. Bump the format ("nixbox-bpf-N") whenever
+// Compile's output for the same policy data changes (the ENOSYS stub, the
+// multiarch assembly of i386_linux.go), or warm starts keep loading
+// programs compiled the old way.
 func CompilerID() string {
 	maj, min, mic := libseccomp.GetLibraryVersion()
 	return fmt.Sprintf("nixbox-bpf-1/libseccomp-%d.%d.%d", maj, min, mic)
