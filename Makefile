@@ -22,9 +22,9 @@ FIXTURES_ENV := $(CURDIR)/build/fixtures.env
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-build: ## build bin/nixbox (cgo, -tags seccomp) and the static bin/nixbox-init (cgo, glibc static)
+build: ## build bin/nixbox (cgo, -tags seccomp libsqlite3) and the static bin/nixbox-init (cgo, glibc static)
 	@mkdir -p $(BIN)
-	CGO_ENABLED=1 $(GO) build -tags seccomp -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/nixbox ./cmd/nixbox
+	CGO_ENABLED=1 $(GO) build -tags 'seccomp libsqlite3' -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/nixbox ./cmd/nixbox
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w -linkmode external -extldflags "-static"' -o $(BIN)/nixbox-init ./cmd/nixbox-init
 
 setup: ## install missing packages, configure single-user Nix, create the test user (needs root)
@@ -35,16 +35,16 @@ fixtures: setup ## build the Nix store fixtures (coreutils, bash, python3, curl,
 
 lint: ## gofmt, go vet, and the cgo-free build of the pure packages
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -tags seccomp ./...
+	$(GO) vet -tags 'seccomp libsqlite3' ./...
 	CGO_ENABLED=0 $(GO) build $(PURE_PKGS)
 	@if command -v nix-instantiate >/dev/null; then nix-instantiate --parse flake.nix >/dev/null; fi
 
 unit: ## hermetic unit, golden and fuzz-seed tests
-	$(GO) test -tags seccomp -count=1 ./...
+	$(GO) test -tags 'seccomp libsqlite3' -count=1 ./...
 
 integration: build fixtures ## real sandboxes, as root and as the unprivileged user nixbox-test
 	NIXBOX_BIN=$(BIN)/nixbox NIXBOX_INIT_BIN=$(BIN)/nixbox-init NIXBOX_FIXTURES=$(FIXTURES_ENV) \
-		$(SUDO_E) $(GO) test -tags 'integration seccomp' -count=1 -timeout 20m ./integration/... ./runtime/closure/...
+		$(SUDO_E) $(GO) test -tags 'integration seccomp libsqlite3' -count=1 -timeout 20m ./integration/... ./runtime/closure/...
 
 test: setup lint unit integration fuzz ## everything CI runs: set-up, lint, unit, integration and bounded fuzz tests
 

@@ -37,7 +37,7 @@
         # ("got: sha256-..."); paste that in. For reference, the NAR hash of
         # `go mod vendor -o DIR` with go1.26.8 on go.mod/go.sum as committed
         # ("nix hash path --sri DIR", reproduced twice) was
-        #   sha256-ElVu1D/Ar69IzedPs7ofzlpf62vHrNd6Kkm4ValoIRI=
+        #   sha256-2kMcNO4jZeuxCYlXz0CtiCglY8sGSQTQeyejyclk9Lk=
         # which should be the value if nixpkgs' Go vendors the same way.
         # Update it whenever go.mod or go.sum changes.
         vendorHash = nixpkgs.lib.fakeHash;
@@ -46,13 +46,16 @@
         # pkgs.buildGo126Module (or buildGoModule.override { go = ...; }).
 
         # The release binary: cgo (libcontainer's nsenter is a C
-        # constructor) and -tags seccomp, like runc's BUILDTAGS.
+        # constructor) and -tags seccomp, like runc's BUILDTAGS; libsqlite3
+        # links the closure query's SQLite driver (mattn/go-sqlite3) against
+        # pkgs.sqlite instead of its bundled copy (runtime/closure/resolve.go
+        # says why it is not the pure-Go one).
         env.CGO_ENABLED = "1";
-        tags = [ "seccomp" ];
+        tags = [ "seccomp" "libsqlite3" ];
         ldflags = [ "-s" "-w" "-X main.version=${version}" ];
 
         nativeBuildInputs = [ pkgs.pkg-config ];
-        buildInputs = [ pkgs.libseccomp pkgs.glibc.static ];
+        buildInputs = [ pkgs.libseccomp pkgs.sqlite pkgs.glibc.static ];
 
         subPackages = [ "cmd/nixbox" ];
 
@@ -105,7 +108,7 @@
             pkgs.patchelf
             pkgs.hyperfine
           ];
-          buildInputs = [ pkgs.libseccomp pkgs.glibc.static ];
+          buildInputs = [ pkgs.libseccomp pkgs.sqlite pkgs.glibc.static ];
         };
       });
 

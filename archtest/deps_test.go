@@ -50,6 +50,13 @@ var cgoExceptions = map[string]cgoException{
 			"bpf_other.go is the cgo-free twin (style.md §3). Everything importing seccomp, " +
 			"such as runtime/specgen, links it in the release build.",
 	},
+	"github.com/mattn/go-sqlite3": {
+		via: []string{"runtime/closure"},
+		reason: "the closure query's SQLite driver, linked against the system libsqlite3 (-tags libsqlite3): " +
+			"the pure-Go modernc.org/sqlite it replaced was a third of the binary libcontainer copies and " +
+			"re-executes at every start (runtime/closure/resolve.go). Without cgo it builds as a stub whose " +
+			"Open fails, and Resolve falls back to nix-store.",
+	},
 }
 
 // TestPurePackagesWithoutCgo checks that each pure package and its tests

@@ -562,7 +562,8 @@ func (b *bench) resolution() error {
 		return nil
 	}
 	testBin := filepath.Join(b.bin, "closure.test")
-	build := exec.Command("go", "test", "-c", "-o", testBin, "./runtime/closure/")
+	// The release build's tags: the same SQLite (system libsqlite3).
+	build := exec.Command("go", "test", "-tags", "libsqlite3", "-c", "-o", testBin, "./runtime/closure/")
 	build.Dir = b.opt.repo
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go test -c ./runtime/closure: %v: %s", err, out)

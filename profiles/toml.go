@@ -2,7 +2,6 @@ package profiles
 
 import (
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -394,12 +393,12 @@ func (p *tomlParser) token() string {
 }
 
 var (
-	reInt   = regexp.MustCompile(`^[+-]?(0|[1-9](_?[0-9])*)$`)
-	reFloat = regexp.MustCompile(`^[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?$`)
-	reHex   = regexp.MustCompile(`^0x[0-9A-Fa-f](_?[0-9A-Fa-f])*$`)
-	reOct   = regexp.MustCompile(`^0o[0-7](_?[0-7])*$`)
-	reBin   = regexp.MustCompile(`^0b[01](_?[01])*$`)
-	reDate  = regexp.MustCompile(`^[0-9]{4}-|^[0-9]{2}:`)
+	reInt   = lazyRegexp(`^[+-]?(0|[1-9](_?[0-9])*)$`)
+	reFloat = lazyRegexp(`^[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?$`)
+	reHex   = lazyRegexp(`^0x[0-9A-Fa-f](_?[0-9A-Fa-f])*$`)
+	reOct   = lazyRegexp(`^0o[0-7](_?[0-7])*$`)
+	reBin   = lazyRegexp(`^0b[01](_?[01])*$`)
+	reDate  = lazyRegexp(`^[0-9]{4}-|^[0-9]{2}:`)
 )
 
 func (p *tomlParser) number(key []string, v *value, start int) (*value, error) {
@@ -415,26 +414,26 @@ func (p *tomlParser) number(key []string, v *value, start int) (*value, error) {
 		v.kind, v.f = kFloat, math.Inf(-1)
 	case tok == "nan" || tok == "+nan" || tok == "-nan":
 		v.kind, v.f = kFloat, math.NaN()
-	case reInt.MatchString(tok):
+	case reInt().MatchString(tok):
 		n, err := strconv.ParseInt(clean, 10, 64)
 		if err != nil {
 			return bad("integer out of range")
 		}
 		v.kind, v.i = kInt, n
-	case reHex.MatchString(tok), reOct.MatchString(tok), reBin.MatchString(tok):
+	case reHex().MatchString(tok), reOct().MatchString(tok), reBin().MatchString(tok):
 		base := map[byte]int{'x': 16, 'o': 8, 'b': 2}[tok[1]]
 		n, err := strconv.ParseInt(clean[2:], base, 64)
 		if err != nil {
 			return bad("integer out of range")
 		}
 		v.kind, v.i = kInt, n
-	case reFloat.MatchString(tok):
+	case reFloat().MatchString(tok):
 		f, err := strconv.ParseFloat(clean, 64)
 		if err != nil {
 			return bad("float out of range")
 		}
 		v.kind, v.f = kFloat, f
-	case reDate.MatchString(tok):
+	case reDate().MatchString(tok):
 		return bad("dates and times are not supported")
 	default:
 		return bad("invalid number")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nixbox/nixbox/seccomp"
@@ -109,14 +110,14 @@ func printable(s string) bool {
 	return true
 }
 
-var reProfileName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+var reProfileName = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
 
 // ValidName checks a profile name (app id) as used on the command line and
 // in extends: letters, digits, '.', '_' and '-', not starting with '-' or
 // '.', at most 128 bytes. Such a name can never be a path (no '/', no
 // "..") or an option. It returns an *Error with Key and Msg set.
 func ValidName(name string) error {
-	if !reProfileName.MatchString(name) || len(name) > 128 {
+	if !reProfileName().MatchString(name) || len(name) > 128 {
 		return &Error{Msg: "invalid profile name " + strconv.Quote(name) + " (letters, digits, '.', '_', '-'; not starting with '-' or '.')",
 			Hint: "to load a file, give a path containing '/', such as ./" + name}
 	}
@@ -137,15 +138,15 @@ func checkExtends(p *Profile) error {
 const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
 
 var (
-	reStorePath   = regexp.MustCompile(`^/nix/store/([` + nixBase32 + `]{32})-([A-Za-z0-9+._?=-]+)$`)
-	reCommandName = regexp.MustCompile(`^[A-Za-z0-9._+-]+$`)
+	reStorePath   = lazyRegexp(`^/nix/store/([` + nixBase32 + `]{32})-([A-Za-z0-9+._?=-]+)$`)
+	reCommandName = lazyRegexp(`^[A-Za-z0-9._+-]+$`)
 )
 
 // checkStoreRoot validates "/nix/store/<hash>-<name>" with no sub path.
 func checkStoreRoot(s string) (msg, hint string) {
-	m := reStorePath.FindStringSubmatch(s)
+	m := reStorePath().FindStringSubmatch(s)
 	if m == nil {
-		if rest, ok := strings.CutPrefix(s, "/nix/store/"); ok && reStorePath.MatchString("/nix/store/"+strings.SplitN(rest, "/", 2)[0]) {
+		if rest, ok := strings.CutPrefix(s, "/nix/store/"); ok && reStorePath().MatchString("/nix/store/"+strings.SplitN(rest, "/", 2)[0]) {
 			return "store path " + strconv.Quote(s) + " has a sub path (not allowed in a package)", "name the store path root here and the file in app.command"
 		}
 		return "invalid store path " + strconv.Quote(s), "a store path is /nix/store/<32 nix-base32 characters>-<name>"
@@ -182,7 +183,7 @@ func checkPackageRef(s string) (msg, hint string) {
 		return checkStoreRoot(s)
 	case strings.HasPrefix(s, "/"):
 		return "package path " + strconv.Quote(s) + " is outside /nix/store", "give a store path, or a command name found in PATH"
-	case !reCommandName.MatchString(s) || s == "." || s == "..":
+	case !reCommandName().MatchString(s) || s == "." || s == "..":
 		return "invalid package name " + strconv.Quote(s), "a command name is letters, digits, '.', '_', '+', '-'"
 	}
 	return "", ""
@@ -198,7 +199,7 @@ func checkCommand(s string) (msg, hint string) {
 	rel := s
 	if strings.HasPrefix(s, "/") {
 		parts := strings.SplitN(strings.TrimPrefix(s, "/nix/store/"), "/", 2)
-		if !strings.HasPrefix(s, "/nix/store/") || !reStorePath.MatchString("/nix/store/"+parts[0]) {
+		if !strings.HasPrefix(s, "/nix/store/") || !reStorePath().MatchString("/nix/store/"+parts[0]) {
 			return "command " + strconv.Quote(s) + " is outside the store", "use a path relative to the package, such as bin/" + "app"
 		}
 		if len(parts) == 1 {
@@ -328,7 +329,7 @@ func checkFilesystem(p *Profile) error {
 // MaxTmpfsSize is the largest tmpfs (and ephemeral home) size accepted.
 const MaxTmpfsSize = 16 << 30
 
-var reSize = regexp.MustCompile(`^[1-9][0-9]*[KMG]?$`)
+var reSize = lazyRegexp(`^[1-9][0-9]*[KMG]?$`)
 
 // ParseSize parses a tmpfs size: decimal digits with an optional K, M or G
 // suffix (powers of 1024), greater than zero and at most 16G. Everything
@@ -338,7 +339,7 @@ func ParseSize(s string) (uint64, error) {
 	bad := func(why string) error {
 		return &Error{Msg: "invalid size " + strconv.Quote(s) + " (" + why + ")"}
 	}
-	if !reSize.MatchString(s) {
+	if !reSize().MatchString(s) {
 		if s == "0" {
 			return 0, bad("must be greater than zero")
 		}
@@ -380,7 +381,7 @@ func checkHome(p *Profile) error {
 	return nil
 }
 
-var reEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var reEnvName = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // secretEnv reports why a variable name looks like a secret or like a
 // loader/Nix control variable that must not leak from the host.
@@ -403,7 +404,7 @@ func secretEnv(name string) string {
 func checkEnv(p *Profile) error {
 	for _, name := range sortedKeys(p.Env.Set) {
 		k := "env.set." + name
-		if !reEnvName.MatchString(name) {
+		if !reEnvName().MatchString(name) {
 			return p.errAt(k, "invalid variable name "+strconv.Quote(name)+" (letters, digits and '_', not starting with a digit)", "")
 		}
 		if strings.IndexByte(p.Env.Set[name], 0) >= 0 {
@@ -415,7 +416,7 @@ func checkEnv(p *Profile) error {
 		if name == "*" || strings.Contains(name, "*") {
 			return p.errAt(k, "wildcard in env.pass (the host environment holds secrets)", "list the variables the app needs by name")
 		}
-		if !reEnvName.MatchString(name) {
+		if !reEnvName().MatchString(name) {
 			return p.errAt(k, "invalid variable name "+strconv.Quote(name)+" (letters, digits and '_', not starting with a digit)", "")
 		}
 		if why := secretEnv(name); why != "" {
@@ -438,7 +439,7 @@ func checkNetwork(p *Profile) error {
 	return p.errAt("network.mode", "invalid network mode "+strconv.Quote(string(p.Network.Mode))+" (must be \"none\" or \"host\")", "")
 }
 
-var reSyscall = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
+var reSyscall = lazyRegexp(`^[a-z_][a-z0-9_]{0,63}$`)
 
 // checkSeccomp: policy and action are enums; syscall names are x86_64
 // system calls nixbox knows (seccomp.KnownSyscall); clone3 can be neither
@@ -482,7 +483,7 @@ func checkSeccomp(p *Profile) error {
 		for i, n := range l.list {
 			k := idx(l.key, i)
 			switch {
-			case !reSyscall.MatchString(n):
+			case !reSyscall().MatchString(n):
 				return p.errAt(k, "invalid system call name "+strconv.Quote(n), "")
 			case !seccomp.KnownSyscall(n):
 				return p.errAt(k, "unknown system call "+strconv.Quote(n), "names are x86_64 system calls, as in `man 2 syscalls`")
@@ -515,7 +516,7 @@ func checkNamespaces(p *Profile) error {
 	return nil
 }
 
-var reMemory = regexp.MustCompile(`^[1-9][0-9]*[KMGT]?$`)
+var reMemory = lazyRegexp(`^[1-9][0-9]*[KMGT]?$`)
 
 // checkMemory: "max", or a positive byte count with K/M/G/T suffix below
 // 2^63. "0" does not mean unlimited, and a lower-case "m" is ambiguous.
@@ -523,7 +524,7 @@ func checkMemory(s string) string {
 	if s == "max" {
 		return ""
 	}
-	if !reMemory.MatchString(s) {
+	if !reMemory().MatchString(s) {
 		return "invalid memory size " + strconv.Quote(s) + " (a positive number with an optional K, M, G or T suffix, or \"max\")"
 	}
 	shift := map[byte]uint{'K': 10, 'M': 20, 'G': 30, 'T': 40}[s[len(s)-1]]
@@ -601,7 +602,7 @@ func checkDevices(p *Profile) error {
 	return nil
 }
 
-var reBusName = regexp.MustCompile(`^[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)+(\.\*)?$`)
+var reBusName = lazyRegexp(`^[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)+(\.\*)?$`)
 
 // checkDBus: names are well-known bus names, optionally ending in ".*".
 func checkDBus(p *Profile) error {
@@ -610,7 +611,7 @@ func checkDBus(p *Profile) error {
 		list []string
 	}{{"dbus.talk", p.DBus.Talk}, {"dbus.own", p.DBus.Own}, {"dbus.see", p.DBus.See}} {
 		for i, n := range l.list {
-			if len(n) > 255 || !reBusName.MatchString(n) {
+			if len(n) > 255 || !reBusName().MatchString(n) {
 				return p.errAt(idx(l.key, i), "invalid bus name "+strconv.Quote(n), "")
 			}
 		}
@@ -645,4 +646,13 @@ func checkRoadmap(p *Profile) error {
 		}
 	}
 	return nil
+}
+
+// lazyRegexp compiles expr on first use. The package's patterns are
+// compiled lazily rather than at package init because every nixbox
+// process runs this package's init, including libcontainer's re-exec'd
+// init and `nixbox version`, which never validate a profile: compiling
+// them all at init cost about 2 ms per process (GODEBUG=inittrace=1).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -22,7 +22,7 @@ command -v apt-get >/dev/null || die "apt-get not found (Debian or Ubuntu requir
 export DEBIAN_FRONTEND=noninteractive
 
 # ---- 1. packages -----------------------------------------------------------
-pkgs=(gcc libc6-dev make pkg-config libseccomp-dev patchelf uidmap runc sqlite3
+pkgs=(gcc libc6-dev make pkg-config libseccomp-dev libsqlite3-dev patchelf uidmap runc sqlite3
 	procps util-linux iproute2)
 if ! command -v nix-store >/dev/null; then
 	pkgs+=(nix-bin)

@@ -44,12 +44,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -80,11 +78,10 @@ func fail(code int, format string, args ...any) int {
 
 func run(args []string) int {
 	if len(args) > 1 && args[1] == "--stage2" {
-		// --uid U --gid G were consumed by the constructor in userns.go.
-		if len(args) < 7 {
-			return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
-		}
-		return stage2(args[6:])
+		// Stage 2 is done by the C constructor in userns.go, which execs
+		// the app or exits and never returns for well-formed arguments:
+		// reaching Go means they were not. Fail closed.
+		return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
 	}
 	if len(args) > 1 && args[1] == "--enter" {
 		return enter(args[2:])
@@ -295,40 +292,6 @@ func parseArgs(a []string) (uid, gid int, argv []string, ok bool) {
 		return 0, 0, nil, false
 	}
 	return uid, gid, a[5:], true
-}
-
-// stage2 runs in the app's user namespace (made by the constructor in
-// userns.go) as the app's uid, with every capability set cleared. It
-// checks that, checks the working directory, loads the seccomp filter and
-// becomes the app.
-func stage2(a []string) int {
-	if len(a) < 2 || a[0] != "--" {
-		return fail(exitInitError, "nixbox-init: bad stage-2 arguments")
-	}
-	argv := a[1:]
-	// The constructor cleared every set; with no_new_privs no execve can
-	// gain any back. Check rather than trust.
-	if err := capsCleared(); err != nil {
-		return fail(exitInitError, "capabilities left before exec: %v", err)
-	}
-	// CVE-2024-21626: a working directory reached through a leaked host
-	// descriptor shows as "(unreachable)/..." or fails. Refuse to start
-	// the app anywhere but inside the sandbox's own tree.
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return fail(exitInitError, "the working directory is outside the sandbox (%q, %v)", wd, err)
-	}
-	if err := loadFilter(seccompPath); err != nil {
-		// Fail closed: never exec the app without its filter.
-		return fail(exitInitError, "loading the seccomp filter %s: %v", seccompPath, err)
-	}
-	err := syscall.Exec(argv[0], argv, os.Environ())
-	switch {
-	case errors.Is(err, syscall.ENOENT):
-		return fail(exitNotFound, "%s: command not found in the sandbox", argv[0])
-	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC), errors.Is(err, syscall.EISDIR):
-		return fail(exitNotExecutable, "%s: cannot execute: %v", argv[0], err)
-	}
-	return fail(exitInitError, "starting %s: %v", argv[0], err)
 }
 
 func isPipe(fd int) bool {

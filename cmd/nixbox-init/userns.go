@@ -1,13 +1,14 @@
 package main
 
-// The app's user namespace is made here, in C, before the Go runtime
-// starts: only a single-threaded process may unshare(CLONE_NEWUSER), and
-// only the process that holds the new namespace's capabilities can clear
-// its capability bounding set, which every new user namespace starts with
-// full (security suite case 39; bubblewrap does the same). Go's
-// ForkExec cannot run code between clone and exec, so nixbox-init runs
-// itself again as "nixbox-init --stage2 --uid U --gid G -- ARGV" and this
-// constructor, seeing --stage2, does:
+// Stage 2 -- everything between stage 1's clone and the app's execve -- is
+// done here, in C, before the Go runtime starts: only a single-threaded
+// process may unshare(CLONE_NEWUSER), only the process that holds the new
+// namespace's capabilities can clear its capability bounding set, which
+// every new user namespace starts with full (security suite case 39;
+// bubblewrap does the same), and Go's ForkExec cannot run code between
+// clone and exec. So stage 1 runs nixbox-init again as
+// "nixbox-init --stage2 --uid U --gid G -- ARGV" and this constructor,
+// seeing --stage2, does all of stage 2 and never returns to Go:
 //
 //	unshare(CLONE_NEWUSER)           new namespace, full caps in it
 //	setgroups deny; uid_map "U 0 1"; gid_map "G 0 1"
@@ -15,16 +16,27 @@ package main
 //	                                 namespace's 0 (the invoking user)
 //	PR_CAPBSET_DROP every cap; clear ambient, inheritable, permitted,
 //	effective                        nothing left to regain
+//	check every set is empty         check rather than trust
+//	check the working directory      CVE-2024-21626
+//	PR_SET_NO_NEW_PRIVS; seccomp(SET_MODE_FILTER) of /.nixbox/seccomp.bpf
+//	execve(ARGV)                     the app, filtered from its first
+//	                                 instruction
 //
-// then returns to the Go runtime, whose stage2 checks the working
-// directory, loads the seccomp filter and execs the app. Any failure exits
-// 125 before the app can start. Mapping the outer 0 needs CAP_SETFCAP at
-// unshare time, which the spec grants nixbox-init alone.
+// Doing it here rather than in a second Go runtime saves that runtime's
+// start (and every package init) at each launch, and it narrows what runs
+// between the filter and the app to the execve itself: no Go scheduler,
+// no other thread (so the filter's TSYNC has nothing to synchronise, and
+// no thread can be left without the filter). Any failure exits 125 (126 or
+// 127 when the app cannot be executed or is missing, as a shell does)
+// before the app can start: the app never runs unfiltered or with a
+// capability. Mapping the outer 0 needs CAP_SETFCAP at unshare time, which
+// the spec grants nixbox-init alone.
 
 /*
 #cgo CFLAGS: -O2 -Wall
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -34,10 +46,35 @@ package main
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+extern char **environ;
+
+// Exit codes shared with nixbox (main.go).
+#define EXIT_INIT_ERROR 125
+#define EXIT_NOT_EXECUTABLE 126
+#define EXIT_NOT_FOUND 127
+
+// The compiled filter nixbox binds into every sandbox (main.go seccompPath).
+#define SECCOMP_PATH "/.nixbox/seccomp.bpf"
+// The kernel's limit on a classic-BPF program (BPF_MAXINSNS).
+#define MAX_INSNS 4096
 
 static void die(const char *what) {
 	fprintf(stderr, "nixbox: error: nixbox-init: %s: %s\n", what, strerror(errno));
-	_exit(125);
+	_exit(EXIT_INIT_ERROR);
+}
+
+__attribute__((format(printf, 2, 3), noreturn)) static void fail(int code, const char *fmt, ...) {
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	// One write, so the line is not interleaved with the app's output.
+	dprintf(2, "nixbox: error: %s\n", msg);
+	_exit(code);
 }
 
 static void write_file(const char *path, const char *data) {
@@ -59,7 +96,7 @@ static long parse_id(const char *s) {
 	return v;
 }
 
-__attribute__((constructor)) static void nixbox_stage2_userns(int argc, char **argv) {
+__attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	if (argc < 7 || strcmp(argv[1], "--stage2") || strcmp(argv[2], "--uid") || strcmp(argv[4], "--gid"))
 		return;
 	long uid = parse_id(argv[3]), gid = parse_id(argv[5]);
@@ -80,6 +117,82 @@ __attribute__((constructor)) static void nixbox_stage2_userns(int argc, char **a
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof data);
 	if (syscall(SYS_capset, &hdr, data) < 0) die("dropping capabilities");
+
+	// The argument layout is fixed by stage 1 (main.go startApp).
+	if (argc < 8 || strcmp(argv[6], "--"))
+		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
+	char **app = argv + 7;
+
+	// Every set was cleared above; with no_new_privs (below) no execve can
+	// gain any back. Check rather than trust.
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capget, &hdr, data) < 0) die("reading capabilities");
+	for (int i = 0; i < 2; i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable)
+			fail(EXIT_INIT_ERROR, "capabilities left before exec: the effective, permitted or inheritable set is not empty");
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+			fail(EXIT_INIT_ERROR, "capabilities left before exec: the bounding set holds capability %d", cap);
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) > 0)
+			fail(EXIT_INIT_ERROR, "capabilities left before exec: the ambient set holds capability %d", cap);
+	}
+
+	// CVE-2024-21626: a working directory reached through a leaked host
+	// descriptor shows as "(unreachable)/..." or fails. Refuse to start the
+	// app anywhere but inside the sandbox's own tree. The raw syscall, not
+	// glibc's getcwd, so the kernel's answer is what is checked.
+	char wd[4096];
+	long wn = syscall(SYS_getcwd, wd, sizeof wd);
+	if (wn <= 0 || wd[0] != '/')
+		fail(EXIT_INIT_ERROR, "the working directory is outside the sandbox (%s: %s)", wn > 0 ? wd : "?",
+		     wn < 0 ? strerror(errno) : "not absolute");
+
+	// The filter: struct sock_filter records in host byte order, as nixbox
+	// compiled them. One byte more than the limit is read to tell a too
+	// long program from one that fits.
+	static struct sock_filter insns[MAX_INSNS + 1];
+	int fd = open(SECCOMP_PATH, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
+	size_t got = 0;
+	char *buf = (char *)insns;
+	while (got < sizeof insns) {
+		ssize_t r = read(fd, buf + got, sizeof insns - got);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
+		if (r == 0) break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got == 0 || got % sizeof(struct sock_filter) || got / sizeof(struct sock_filter) > MAX_INSNS)
+		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
+		     "not a BPF program of 1..4096 instructions");
+	struct sock_fprog prog = {
+		.len = (unsigned short)(got / sizeof(struct sock_filter)),
+		.filter = insns,
+	};
+	// no_new_privs first: the kernel requires it for an unprivileged
+	// filter, and it keeps any setuid/file-cap execve from gaining back
+	// what was dropped. Fail closed: never exec the app without its filter.
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: no_new_privs: %s", SECCOMP_PATH, strerror(errno));
+	// TSYNC is moot in this single-threaded constructor, but keeps the
+	// guarantee if that ever changes: a thread that cannot be synchronised
+	// makes the call fail (its tid is returned), and the app does not start.
+	long sr = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (sr != 0)
+		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
+		     sr < 0 ? strerror(errno) : "a thread could not be synchronized to the filter");
+
+	// From here on only the filtered execve and, if it fails, the error
+	// report run.
+	execve(app[0], app, environ);
+	int e = errno;
+	if (e == ENOENT)
+		fail(EXIT_NOT_FOUND, "%s: command not found in the sandbox", app[0]);
+	if (e == EACCES || e == ENOEXEC || e == EISDIR)
+		fail(EXIT_NOT_EXECUTABLE, "%s: cannot execute: %s", app[0], strerror(e));
+	fail(EXIT_INIT_ERROR, "starting %s: %s", app[0], strerror(e));
 }
 */
 import "C"

@@ -65,6 +65,7 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		return nil, err
 	}
 	pr := &prepared{env: env}
+	trace("prepare: host detected")
 
 	profName := f.app
 	var program string
@@ -83,6 +84,7 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 		return nil, err
 	}
 	pr.profile = p
+	trace("prepare: profile loaded")
 
 	if program != "" {
 		root, ok := storeRoot(program)
@@ -139,6 +141,7 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 	if err := pr.target.CheckIn(pr.closure); err != nil {
 		return nil, err
 	}
+	trace("prepare: closure resolved")
 
 	if p.Home.Mode == profiles.HomePersistent {
 		pr.homeDir = filepath.Join(xdgDir(env, "XDG_DATA_HOME", ".local/share"), "nixbox", p.Name, "home")
@@ -160,6 +163,7 @@ func prepare(ctx context.Context, f *appFlags) (*prepared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
 	}
+	trace("prepare: seccomp filter")
 	argv := append([]string{pr.target.Exec}, p.App.Args...)
 	argv = append(argv, f.args...)
 	pr.input = specgen.Input{

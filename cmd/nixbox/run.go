@@ -25,10 +25,12 @@ func cmdRun(s *streams, args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	trace("run: arguments parsed")
 	pr, err := prepare(ctx, f)
 	if err != nil {
 		return err
 	}
+	trace("run: prepared (profile, closure, seccomp filter)")
 	// Fail closed before anything is created.
 	if err := hostenv.SeccompUsable(); err != nil {
 		return err
@@ -43,8 +45,10 @@ func cmdRun(s *streams, args []string) error {
 	if err != nil {
 		return err
 	}
+	trace("run: host checks, binds, state root")
 	// State left by a crashed or killed run is cleaned here.
 	sandbox.GC(root)
+	trace("run: state GC")
 
 	id := pr.profile.Name + "-" + randomID()
 	// Limits need a delegated cgroup: refuse before anything is created.
@@ -62,10 +66,12 @@ func cmdRun(s *streams, args []string) error {
 	defer inst.Close()
 	pr.input.Rootfs = inst.RootfsDir()
 	pr.input.CgroupsPath = cgPath
+	trace("run: cgroup, instance")
 	plan, err := specgen.Build(pr.input)
 	if err != nil {
 		return err
 	}
+	trace("run: spec built")
 	if f.verbose {
 		for _, w := range plan.Warnings {
 			fmt.Fprintf(s.err, "nixbox: warning: %s\n", sanitize(w.String()))
@@ -74,6 +80,7 @@ func cmdRun(s *streams, args []string) error {
 	if err := rootfs.Write(inst.RootfsDir(), plan.Rootfs); err != nil {
 		return err
 	}
+	trace("run: rootfs written")
 	sources, err := pinSources(pr.input.Binds, pr.env.UID)
 	if err != nil {
 		return err
@@ -92,6 +99,9 @@ func cmdRun(s *streams, args []string) error {
 		}
 	}
 	opts := sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile, OnStart: onStart}
+	if traceOn {
+		opts.Trace = trace
+	}
 	// Checked after the mounts are made and before the app starts.
 	opts.Verify = func(pid int) error {
 		if err := verifyPinned(pid, sources); err != nil {
@@ -107,6 +117,7 @@ func cmdRun(s *streams, args []string) error {
 		opts.OnExit = func(e sandbox.Exit) { exit = e }
 	}
 	code, err := inst.Run(ctx, plan.Spec, opts)
+	trace("run: sandbox removed")
 	if err != nil {
 		if uerr := hostenv.UsernsUsable(pr.env.UID); uerr != nil {
 			return uerr

@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 func writeDB(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "db.sqlite")
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite3", path)
 	if err != nil {
 		t.Fatal(err)
 	}

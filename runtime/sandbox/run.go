@@ -33,6 +33,14 @@ type Options struct {
 	// OnExit, if set, is called once the app has ended, before the
 	// sandbox's cgroup is removed.
 	OnExit func(Exit)
+	// Trace, if set, is called as each start-up phase ends (NIXBOX_TRACE).
+	Trace func(phase string)
+}
+
+func (o *Options) trace(phase string) {
+	if o.Trace != nil {
+		o.Trace(phase)
+	}
 }
 
 // Run creates the sandbox described by spec, runs its process, forwards
@@ -57,6 +65,7 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("%w: converting the spec: %w", ErrStart, err)
 	}
+	o.trace("sandbox: libcontainer config")
 	// Die-with-parent while the sandbox starts: until nixbox-init runs and
 	// watches its socket, the kernel's parent-death signal kills
 	// libcontainer's init if nixbox dies. It is tied to the thread that
@@ -74,6 +83,7 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	defer c.Destroy()
+	o.trace("sandbox: libcontainer Create")
 	// For GC: the cgroups libcontainer is about to create, in case nixbox
 	// dies before libcontainer records them in its own state.
 	if st, err := c.State(); err == nil {
@@ -120,14 +130,17 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT, unix.SIGALRM, unix.SIGWINCH)
 	defer signal.Stop(sigc)
 
+	o.trace("sandbox: libcontainer Run start")
 	if err := c.Run(proc); err != nil {
 		watchR.Close()
 		return 0, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	watchR.Close()
+	o.trace("sandbox: libcontainer Run returned (nixbox-init exec'd)")
 	// Until nixbox-init is ready, signals wait in sigc (it has room).
 	// nixbox-init then waits for the go-ahead before it starts the app.
 	waitReady(watchW)
+	o.trace("sandbox: nixbox-init ready")
 	if err := verifyStarted(o, proc); err != nil {
 		return 0, err
 	}
@@ -135,6 +148,7 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		// nixbox-init is gone; Wait below reports how it ended.
 		_ = err
 	}
+	o.trace("sandbox: verified, go-ahead sent")
 	if o.OnStart != nil {
 		if pid, err := proc.Pid(); err == nil {
 			o.OnStart(pid)
@@ -151,6 +165,7 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 	// The OOM count is read after the app ends and before the container
 	// (and its cgroup) is destroyed.
 	return waitProcess(ctx, proc, console, sigc, func() {
+		o.trace("sandbox: app exited")
 		reportExit(o, c, spec.Linux != nil && spec.Linux.CgroupsPath != "")
 	})
 }
