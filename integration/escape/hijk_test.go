@@ -125,32 +125,6 @@ tryf('bstate', os.listdir, `+strconv.Quote(filepath.Join(e.R.Base, "bshare"))+`)
 	})
 }
 
-// TestCase44_Ptrace: PTRACE_TRACEME and PTRACE_ATTACH to pid 1 and to a
-// sibling are EPERM under strict and compat. The devel half (in-sandbox
-// ptrace allowed, racing `nixbox enter`) needs `nixbox enter`, which
-// nixbox does not have yet: refused-feature (the subcommand is unknown).
-// Src: runc CVE-2016-9962; bubblewrap CVE-2016-8659; Firejail CVE-2017-5206; moby 3b9f33b.
-func TestCase44_Ptrace(t *testing.T) {
-	h.Matrix(t, func(t *testing.T, e *h.Env) {
-		m := h.Lines(t, e.Py(t, "", `
-forked('traceme', lambda: sc(101, 0, 0, 0, 0))
-scf('attach-1', 101, 16, 1, 0, 0)
-pid = os.fork()
-if pid == 0:
-    import time; time.sleep(5); os._exit(0)
-scf('attach-sibling', 101, 16, pid, 0, 0)
-os.kill(pid, 9); os.waitpid(pid, 0)
-`))
-		for _, n := range []string{"traceme", "attach-1", "attach-sibling"} {
-			h.Want(t, m, n, syscall.EPERM)
-		}
-		res := e.R.Run(t, "", "enter", "nonexistent", "true")
-		if res.Code == 0 {
-			t.Errorf("nixbox enter of a nonexistent instance succeeded: %s", res)
-		}
-	})
-}
-
 // TestCase45_OutliveSandbox: a double-forked setsid sleep dies with the
 // sandbox, both when the app exits and when nixbox is SIGKILLed.
 // Src: bubblewrap "die with parent"; runc kill.bats.

@@ -95,11 +95,17 @@ type Bg struct {
 
 // Start starts a nixbox command as r with a pipe for stdin (when
 // withStdin) and stdout read line by line into Lines; Wait returns the
-// result. The command is killed at the end of the test.
+// result. The command is killed at the end of the test, or after 300 s.
 func (r *Runner) Start(t testing.TB, withStdin bool, args ...string) *Bg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	b := &Bg{Cmd: r.Cmd(ctx, args...), Lines: make(chan string, 1024), Exited: make(chan struct{})}
+	return r.StartBin(t, Nixbox, withStdin, args...)
+}
+
+// StartBin is Start with another nixbox binary.
+func (r *Runner) StartBin(t testing.TB, bin string, withStdin bool, args ...string) *Bg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	b := &Bg{Cmd: r.CmdBin(ctx, bin, args...), Lines: make(chan string, 1024), Exited: make(chan struct{})}
 	b.Cmd.Stderr = &b.errb
 	if withStdin {
 		pr, pw, err := os.Pipe()
@@ -175,7 +181,7 @@ func (b *Bg) Wait(t testing.TB) Result {
 	}
 	select {
 	case <-b.Exited:
-	case <-time.After(90 * time.Second):
+	case <-time.After(120 * time.Second):
 		t.Fatalf("the sandbox did not end")
 	}
 	return b.res
