@@ -3,7 +3,12 @@
 package escape
 
 import (
+	"net"
+	"regexp"
+	"time"
+
 	"encoding/json"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,35 +19,142 @@ import (
 	h "github.com/nixbox/nixbox/integration/harness"
 )
 
-// TestCase46_LeakedFDs: fds 3-9 opened by the harness without CLOEXEC
-// (O_PATH of /, the home dir, a canary file, ...) never reach the app:
-// its table is exactly 0, 1, 2.
+// appPid returns the pid of the app: the child of the sandbox init (of
+// any of its threads).
+func appPid(t *testing.T, initPid int) int {
+	t.Helper()
+	tasks, _ := os.ReadDir("/proc/" + itoa(initPid) + "/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/" + itoa(initPid) + "/task/" + task.Name() + "/children")
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			return atoi(f[0])
+		}
+	}
+	t.Fatalf("sandbox init %d has no child", initPid)
+	return 0
+}
+
+// fdTargets reads /proc/PID/fd on the host: fd number -> link target.
+func fdTargets(pid int) map[int]string {
+	m := map[int]string{}
+	ents, _ := os.ReadDir("/proc/" + itoa(pid) + "/fd")
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/" + itoa(pid) + "/fd/" + e.Name()); err == nil {
+			if l == "anon_inode:[eventfd]" {
+				info, _ := os.ReadFile("/proc/" + itoa(pid) + "/fdinfo/" + e.Name())
+				if c := regexp.MustCompile(`eventfd-count:\s+(\w+)`).FindSubmatch(info); c != nil {
+					l += " count=" + string(c[1])
+				}
+			}
+			m[atoi(e.Name())] = l
+		}
+	}
+	return m
+}
+
+// TestCase46_LeakedFDs: the harness opens fds 3-8 without CLOEXEC before
+// starting nixbox: an O_PATH fd of /, a dir fd of the home, a canary
+// file, a unix socket connected to a host listener, an eventfd and a
+// memfd. Inside, the app's table is exactly 0, 1, 2; openat(fd, "..") and
+// fchdir(fd) give EBADF for 3-9, and nixbox-init's table (/proc/1/fd) is
+// not readable or holds none of them. Host, during the run: the app's
+// /proc/PID/fd is 0, 1, 2, and neither it nor nixbox-init's holds any of
+// the harness's files.
 // Src: runc CVE-2024-21626, create.bats, TestFdLeaks; bubblewrap 27eb690.
 func TestCase46_LeakedFDs(t *testing.T) {
+	sock := filepath.Join(h.FakeRoot, "fdleak-"+itoa(os.Getpid())+".sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		var files []*os.File
-		for _, p := range []string{"/", e.R.Home, e.HomeCanaries[0].Path, "/dev/null", "/etc/passwd", "/tmp"} {
-			f, err := os.Open(p)
+		add := func(fd int, err error, name string) {
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", name, err)
 			}
-			defer f.Close()
+			f := os.NewFile(uintptr(fd), name)
+			t.Cleanup(func() { f.Close() })
 			files = append(files, f)
 		}
-		c := e.R.Cmd(t.Context(), "run", "--profile", e.Profile(t, ""), h.Bin(t, "PYTHON3", "python3"), "-c", h.PyPrelude+`
+		fd, err := unix.Open("/", unix.O_PATH, 0)
+		add(fd, err, "O_PATH /")
+		fd, err = unix.Open(e.R.Home, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		add(fd, err, "home")
+		fd, err = unix.Open(e.HomeCanaries[0].Path, unix.O_RDONLY, 0)
+		add(fd, err, "canary")
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := conn.(*net.UnixConn).File()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cf.Close() })
+		files = append(files, cf)
+		var sst unix.Stat_t
+		if err := unix.Fstat(int(cf.Fd()), &sst); err != nil {
+			t.Fatal(err)
+		}
+		sockName := "socket:[" + strconv.FormatUint(sst.Ino, 10) + "]"
+		// A count no other eventfd has (0x3039), to tell it from
+		// nixbox-init's own (the Go runtime's netpoller uses one).
+		fd, err = unix.Eventfd(12345, 0)
+		add(fd, err, "eventfd")
+		fd, err = unix.MemfdCreate("nbx-leak", 0)
+		add(fd, err, "memfd")
+		b := e.R.StartWith(t, h.Nixbox, files, true, pyArgv(t, e.Profile(t, ""), `
 out('fds', 0, json.dumps(sorted(int(x) for x in os.listdir('/proc/self/fd'))))
 for fd in range(3, 10):
     tryf('dotdot-%d' % fd, lambda fd=fd: os.open('..', os.O_RDONLY, dir_fd=fd))
-`)
-		c.ExtraFiles = files
-		m := h.Lines(t, e.R.RunCmd(t, c, ""))
+    tryf('fchdir-%d' % fd, os.fchdir, fd)
+def init_fds():
+    return [os.readlink('/proc/1/fd/' + f) for f in os.listdir('/proc/1/fd')]
+tryf('init-fds', init_fds)
+print('HOLD', flush=True)
+sys.stdin.readline()
+`)...)
+		b.WaitLine(t, "HOLD", 30*time.Second)
+		init := e.R.WaitInstance(t, b.Exited).Pid
+		app := appPid(t, init)
+		hostApp, hostInit := fdTargets(app), fdTargets(init)
+		res := b.Wait(t)
+		m := h.Lines(t, res)
 		// listdir holds one fd of its own while listing.
 		if d := m["fds"].Detail; d != "[0, 1, 2, 3]" && d != "[0, 1, 2]" {
 			t.Errorf("app fd table: %s, want 0 1 2", d)
 		}
 		for fd := 3; fd < 10; fd++ {
 			h.Want(t, m, "dotdot-"+itoa(fd), syscall.EBADF)
+			h.Want(t, m, "fchdir-"+itoa(fd), syscall.EBADF)
 		}
+		if l := m["init-fds"]; l.Errno == 0 {
+			t.Logf("nixbox-init's fds, read inside: %s", l.Detail)
+		}
+		if len(hostApp) != 3 || hostApp[0] == "" || hostApp[1] == "" || hostApp[2] == "" {
+			t.Errorf("HOST: the app's fds are %v, want 0, 1, 2", hostApp)
+		}
+		for who, fds := range map[string]map[int]string{"app": hostApp, "nixbox-init": hostInit} {
+			for n, l := range fds {
+				if l == "/" || l == e.R.Home || strings.Contains(l, "canary") || strings.Contains(l, "id_ed25519") ||
+					strings.Contains(l, "nbx-leak") || l == sockName || strings.HasSuffix(l, " count=3039") {
+					t.Errorf("HOST: %s holds the harness's fd %d -> %s", who, n, l)
+				}
+			}
+		}
+		t.Logf("host view: app %v; nixbox-init %v", hostApp, hostInit)
 	})
 }
 

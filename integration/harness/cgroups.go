@@ -104,9 +104,16 @@ func (r *Runner) Start(t testing.TB, withStdin bool, args ...string) *Bg {
 // StartBin is Start with another nixbox binary.
 func (r *Runner) StartBin(t testing.TB, bin string, withStdin bool, args ...string) *Bg {
 	t.Helper()
+	return r.StartWith(t, bin, nil, withStdin, args...)
+}
+
+// StartWith is StartBin with extra files given to nixbox as fds 3, 4, ...
+func (r *Runner) StartWith(t testing.TB, bin string, extra []*os.File, withStdin bool, args ...string) *Bg {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	b := &Bg{Cmd: r.CmdBin(ctx, bin, args...), Lines: make(chan string, 1024), Exited: make(chan struct{})}
 	b.Cmd.Stderr = &b.errb
+	b.Cmd.ExtraFiles = extra
 	if withStdin {
 		pr, pw, err := os.Pipe()
 		if err != nil {
@@ -274,21 +281,31 @@ func ReadCgroupInt(t testing.TB, path string) int64 {
 	return n
 }
 
-// CgroupsGone fails for every directory of dirs (from CgroupOf) that
-// still exists: nixbox removes the sandbox's cgroup when it ends. A
-// hierarchy where the sandbox stayed in the harness's own cgroup (the
-// controller-less cgroup2 mount of a hybrid host, for a rootless run) is
-// not the sandbox's and is skipped.
-func CgroupsGone(t testing.TB, dirs map[string]string) {
+// CgroupsLeft returns the directories of dirs (from CgroupOf) that still
+// exist. A hierarchy where the sandbox stayed in the harness's own cgroup
+// (the controller-less cgroup2 mount of a hybrid host, for a rootless run)
+// is not the sandbox's and is skipped.
+func CgroupsLeft(t testing.TB, dirs map[string]string) []string {
 	t.Helper()
 	self := CgroupOf(t, os.Getpid())
+	var left []string
 	for name, d := range dirs {
 		if d == self[name] {
 			continue
 		}
 		if _, err := os.Lstat(d); err == nil {
-			t.Errorf("HOST INVARIANT: the sandbox's %s cgroup %s is left behind", name, d)
+			left = append(left, d)
 		}
+	}
+	return left
+}
+
+// CgroupsGone fails for every directory of dirs that still exists:
+// nixbox removes the sandbox's cgroup when it ends.
+func CgroupsGone(t testing.TB, dirs map[string]string) {
+	t.Helper()
+	for _, d := range CgroupsLeft(t, dirs) {
+		t.Errorf("HOST INVARIANT: the sandbox's cgroup %s is left behind", d)
 	}
 }
 
