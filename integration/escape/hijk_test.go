@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	h "github.com/nixbox/nixbox/integration/harness"
 )
@@ -242,6 +243,7 @@ func TestCase52_NetworkOff(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		m := h.Lines(t, e.Py(t, "", `
+out('netns', 0, os.readlink('/proc/self/ns/net'))
 out('ifaces', 0, json.dumps([n for _, n in socket.if_nameindex()]))
 def c(addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(3); s.connect(addr)
@@ -252,6 +254,9 @@ try:
 except OSError as x:
     out('dns', x.errno or -5)
 `))
+		if host, err := os.Readlink("/proc/self/ns/net"); err != nil || m["netns"].Detail == host || m["netns"].Detail == "" {
+			t.Errorf("HOST: the sandbox's network namespace %q is the host's (%q)", m["netns"].Detail, host)
+		}
 		if d := m["ifaces"].Detail; d != `["lo"]` && d != "[]" {
 			t.Errorf("interfaces inside: %s", d)
 		}
@@ -349,8 +354,8 @@ for p in `+pyList(paths...)+`:
 }
 
 // TestCase55_SysVIPC: a host SysV shm segment (key 0x4e425801, 0666) is
-// ENOENT inside; a host POSIX mq is not visible; /dev/shm is private and
-// empty.
+// ENOENT inside; a host POSIX message queue /nbx-canary is ENOENT
+// (mq_open); /dev/shm is private and empty.
 // Src: the IPC namespace (bubblewrap --unshare-ipc; Flatpak --share=ipc).
 func TestCase55_SysVIPC(t *testing.T) {
 	id, _, errno := syscall.Syscall(syscall.SYS_SHMGET, 0x4e425801, 4096, 0o1666)
@@ -358,8 +363,19 @@ func TestCase55_SysVIPC(t *testing.T) {
 		t.Fatalf("host shmget: %v", errno)
 	}
 	t.Cleanup(func() { _, _, _ = syscall.Syscall(syscall.SYS_SHMCTL, id, 0, 0) })
+	mq, _ := syscall.BytePtrFromString("nbx-canary")
+	if fd, _, errno := syscall.Syscall6(syscall.SYS_MQ_OPEN, uintptr(unsafe.Pointer(mq)), syscall.O_CREAT|syscall.O_RDWR, 0o666, 0, 0, 0); errno != 0 {
+		t.Fatalf("host mq_open: %v", errno)
+	} else {
+		syscall.Close(int(fd))
+	}
+	t.Cleanup(func() { _, _, _ = syscall.Syscall(syscall.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(mq)), 0, 0) })
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		m := h.Lines(t, e.Py(t, "", `
+libc.mq_open.restype = ctypes.c_int
+ctypes.set_errno(0)
+q = libc.mq_open(b'/nbx-canary', 0)
+out('mq_open', 0 if q >= 0 else ctypes.get_errno())
 libc.shmget.restype = ctypes.c_int
 ctypes.set_errno(0)
 r = libc.shmget(0x4e425801, 0, 0)
@@ -367,6 +383,7 @@ out('shmget', 0 if r >= 0 else ctypes.get_errno())
 out('devshm', 0, json.dumps(os.listdir('/dev/shm')))
 `))
 		h.Want(t, m, "shmget", syscall.ENOENT)
+		h.Want(t, m, "mq_open", syscall.ENOENT)
 		if d := m["devshm"].Detail; d != "[]" {
 			t.Errorf("/dev/shm inside: %s", d)
 		}

@@ -249,47 +249,120 @@ func TestCase50_ArgumentInjection(t *testing.T) {
 	})
 }
 
-// TestCase59_FillDisk: the sandbox's /tmp is a size-limited tmpfs
-// (ENOSPC, never the host's disk); the host's /tmp, /dev/shm and home
-// free space are unchanged.
+// TestCase59_FillDisk: a tmpfs of size = "64M": writing until full ends
+// in ENOSPC near 64 MiB (never the host's disk); creating 10,000 files
+// either works or ends in ENOSPC. The inode half of §4 (nr_inodes=4096)
+// is a refused feature: a tmpfs has no nr_inodes key, and the key is
+// refused. Host: free space of /tmp, /dev/shm and the home unchanged.
 // Src: bubblewrap "tmpfs has expected size".
 func TestCase59_FillDisk(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
-		var before syscall.Statfs_t
-		_ = syscall.Statfs("/tmp", &before)
-		res := e.Sh(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"8M\"\n",
-			`head -c 67108864 /dev/zero > /data/fill 2>&1 || echo rc=$?; ls -l /data 2>&1`)
-		if !strings.Contains(res.Stdout, "rc=1") || strings.Contains(res.Stdout, "67108864") {
-			t.Errorf("filling an 8M tmpfs did not give ENOSPC: %s", res)
+		free := func() map[string]int64 {
+			m := map[string]int64{}
+			for _, p := range []string{"/tmp", "/dev/shm", e.R.Home} {
+				var st syscall.Statfs_t
+				if err := syscall.Statfs(p, &st); err == nil {
+					m[p] = int64(st.Bfree) * st.Bsize
+				}
+			}
+			return m
 		}
-		var after syscall.Statfs_t
-		_ = syscall.Statfs("/tmp", &after)
-		if int64(before.Bfree)-int64(after.Bfree) > 4096 {
-			t.Errorf("HOST INVARIANT: host /tmp lost %d blocks", int64(before.Bfree)-int64(after.Bfree))
+		before := free()
+		m := h.Lines(t, e.Py(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\n", `
+n, err = 0, 0
+with open('/data/fill', 'wb') as f:
+    try:
+        while n < 256:
+            f.write(b'x' * (1 << 20)); f.flush(); n += 1
+    except OSError as x:
+        err = x.errno
+out('fill', err, os.stat('/data/fill').st_size)
+os.unlink('/data/fill')
+k, err = 0, 0
+try:
+    while k < 10000:
+        open('/data/f%d' % k, 'w').close(); k += 1
+except OSError as x:
+    err = x.errno
+st = os.statvfs('/data')
+out('files', err, '%d %d' % (k, st.f_files))
+`))
+		h.Want(t, m, "fill", syscall.ENOSPC)
+		if n := atoi(m["fill"].Detail); n < 60<<20 || n > 64<<20 {
+			t.Errorf("the 64M tmpfs filled at %d bytes", n)
+		}
+		if l := m["files"]; l.Errno != 0 && l.Errno != int(syscall.ENOSPC) {
+			t.Errorf("creating 10,000 files: %s", l)
+		}
+		t.Logf("%s/%s: filled at %s bytes; files: %s", e.R.Name, e.Policy, m["fill"].Detail, m["files"])
+		res := e.Sh(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\nnr_inodes = 4096\n", "echo STARTED")
+		if res.Code != 125 || strings.Contains(res.Stdout, "STARTED") {
+			t.Errorf("tmpfs nr_inodes: want a refusal (unknown key): %s", res)
+		}
+		after := free()
+		for p, b := range before {
+			if b-after[p] > 16<<20 {
+				t.Errorf("HOST INVARIANT: %s lost %d bytes of free space", p, b-after[p])
+			}
 		}
 	})
 }
 
-// TestCase60_CgroupEscape: /sys/fs/cgroup is absent, no cgroup.procs is
-// reachable, mounting cgroupfs is EPERM; host: the runner sentinel's
-// cgroup is unchanged.
+// TestCase60_CgroupEscape: no cgroup.procs anywhere in the sandbox's file
+// system (a walk of /, plus the usual and the /proc/*/root paths to the
+// host's); writing one is ENOENT/EACCES; /sys/fs/cgroup is absent;
+// mounting cgroupfs is EPERM. Host: /proc/PID/cgroup of the sandbox's
+// init and app is the same before and after the attempts.
 // Src: runc CVE-2023-25809.
 func TestCase60_CgroupEscape(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
-		cg := "/proc/" + itoa(e.R.Sentinel.Pid) + "/cgroup"
-		before, _ := os.ReadFile(cg)
-		m := h.Lines(t, e.Py(t, "", `
+		paths := []string{"/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/../cgroup.procs", "/sys/fs/cgroup/pids/cgroup.procs",
+			"/proc/self/root/sys/fs/cgroup/cgroup.procs", "/proc/1/root/sys/fs/cgroup/cgroup.procs", "/proc/1/cwd/sys/fs/cgroup/pids/cgroup.procs"}
+		b := e.R.Start(t, true, pyArgv(t, e.Profile(t, ""), `
+print('STARTED', flush=True)
+sys.stdin.readline()
+found = []
+for root, dirs, files in os.walk('/'):
+    if root == '/': dirs[:] = [d for d in dirs if d not in ('proc', 'nix')]
+    if 'cgroup.procs' in files: found.append(root)
+out('found', 0, json.dumps(found))
+for p in `+pyList(paths...)+`:
+    tryf('write:' + p, lambda p=p: open(p, 'w').write(str(os.getpid())))
 tryf('sysfs', os.listdir, '/sys/fs/cgroup')
 os.makedirs('/tmp/cg', exist_ok=True)
 scf('mount-cgroup2', 165, 'none', '/tmp/cg', 'cgroup2', 0, 0)
 scf('mount-cgroup', 165, 'none', '/tmp/cg', 'cgroup', 0, 'pids')
-`))
+print('DONE', flush=True)
+sys.stdin.readline()
+`)...)
+		b.WaitLine(t, "STARTED", 30*time.Second)
+		init := e.R.WaitInstance(t, b.Exited).Pid
+		app := appPid(t, init)
+		read := func() string {
+			x, _ := os.ReadFile("/proc/" + itoa(init) + "/cgroup")
+			y, _ := os.ReadFile("/proc/" + itoa(app) + "/cgroup")
+			return string(x) + "--\n" + string(y)
+		}
+		before := read()
+		if _, err := b.Stdin.Write([]byte("\n")); err != nil {
+			t.Fatal(err)
+		}
+		b.WaitLine(t, "DONE", 60*time.Second)
+		after := read()
+		m := h.Lines(t, b.Wait(t))
+		if d := m["found"].Detail; d != "[]" {
+			t.Errorf("cgroup.procs reachable inside: %s", d)
+		}
+		for _, p := range paths {
+			h.Want(t, m, "write:"+p, syscall.ENOENT, syscall.EACCES)
+		}
 		h.Want(t, m, "sysfs", syscall.ENOENT)
 		h.Want(t, m, "mount-cgroup2", syscall.EPERM)
 		h.Want(t, m, "mount-cgroup", syscall.EPERM)
-		if after, _ := os.ReadFile(cg); string(after) != string(before) {
-			t.Errorf("HOST INVARIANT: sentinel cgroup changed")
+		if before != after || before == "--\n" {
+			t.Errorf("HOST INVARIANT: the sandbox's cgroups changed:\n%s\nthen\n%s", before, after)
 		}
 	})
 }
+
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
