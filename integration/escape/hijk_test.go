@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -320,29 +321,90 @@ tryf('host-mode', c)
 	})
 }
 
-// TestCase54_HostIPCSockets: session bus, wayland, pipewire, pulse,
-// systemd, gpg-agent, ssh-agent, keyring, at-spi, the system bus, nscd,
-// docker and podman sockets and X0 are ENOENT inside. D-Bus (and its
-// filtering proxy) is not offered: a [dbus] key is refused with "not
-// supported yet" (refused-feature).
+// listenStandIn listens on a unix socket at p (a stand-in for a host
+// service) and counts accepted connections.
+func listenStandIn(t *testing.T, p string, accepted *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatalf("stand-in %s: %v", p, err)
+	}
+	_ = os.Chmod(p, 0o777)
+	t.Cleanup(func() { ln.Close(); _ = os.Remove(p) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+}
+
+// TestCase54_HostIPCSockets: stand-in listeners for the session's
+// sockets in the runner's XDG_RUNTIME_DIR (bus, wayland-0, pipewire-0,
+// pulse/native, systemd/private, gnupg/S.gpg-agent, ssh-agent.sock,
+// keyring/control, at-spi/bus, podman/podman.sock) and, where absent on
+// this Debian host (no desktop, no D-Bus, no Docker), for the system bus,
+// docker.sock and the X11 socket X0 (created for the test, removed after):
+// every one is ENOENT inside and accepts nothing. /run/nscd/socket is only
+// probed (a stand-in would capture the host's own name lookups). The
+// filtered-bus half is a refused feature: nixbox offers no D-Bus proxy, so
+// a [dbus] table (and display sockets) is refused with "not supported
+// yet"; no transient unit can be started.
 // Src: Firejail's terminal-emulator escape list; Flatpak docs; GHSA-4ppf-fxf6-vxg2.
 func TestCase54_HostIPCSockets(t *testing.T) {
-	h.Matrix(t, func(t *testing.T, e *h.Env) {
-		xrd := "/run/user/" + strconv.Itoa(e.R.UID)
-		var paths []string
-		for _, p := range []string{"bus", "wayland-0", "pipewire-0", "pulse/native", "systemd/private",
-			"gnupg/S.gpg-agent", "ssh-agent.sock", "keyring/control", "at-spi/bus", "podman/podman.sock"} {
-			paths = append(paths, xrd+"/"+p)
+	var accepted atomic.Int64
+	var system []string
+	if os.Getuid() == 0 {
+		for _, p := range []string{"/run/dbus/system_bus_socket", "/run/docker.sock", "/tmp/.X11-unix/X0"} {
+			if _, err := os.Lstat(p); err == nil {
+				system = append(system, p) // a real one: probed, never replaced
+				continue
+			}
+			dir := filepath.Dir(p)
+			if _, err := os.Lstat(dir); err != nil {
+				if err := os.Mkdir(dir, 0o1777); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = os.Remove(dir) })
+			}
+			listenStandIn(t, p, &accepted)
+			system = append(system, p)
 		}
-		paths = append(paths, "/run/dbus/system_bus_socket", "/run/nscd/socket", "/var/run/docker.sock", "/tmp/.X11-unix/X0")
-		m := h.Lines(t, e.Py(t, "", `
+	}
+	system = append(system, "/run/nscd/socket", "/var/run/docker.sock")
+	h.Matrix(t, func(t *testing.T, e *h.Env) {
+		xrd := filepath.Join(e.R.Base, "xdg")
+		e.R.MkdirAll(t, xrd, 0o700)
+		var paths []string
+		for _, rel := range []string{"bus", "wayland-0", "pipewire-0", "pulse/native", "systemd/private",
+			"gnupg/S.gpg-agent", "ssh-agent.sock", "keyring/control", "at-spi/bus", "podman/podman.sock"} {
+			p := filepath.Join(xrd, rel)
+			e.R.MkdirAll(t, filepath.Dir(p), 0o700)
+			listenStandIn(t, p, &accepted)
+			paths = append(paths, p)
+		}
+		paths = append(paths, system...)
+		c := e.R.Cmd(t.Context(), pyArgv(t, e.Profile(t, ""), `
 for p in `+pyList(paths...)+`:
     def c(p=p):
         s = socket.socket(socket.AF_UNIX); s.connect(p)
     tryf(p, c)
-`))
+out('xdg', 0, os.environ.get('XDG_RUNTIME_DIR', ''))
+`)...)
+		c.Env = append(c.Env, "XDG_RUNTIME_DIR="+xrd, "DBUS_SESSION_BUS_ADDRESS=unix:path="+xrd+"/bus", "WAYLAND_DISPLAY=wayland-0")
+		m := h.Lines(t, e.R.RunCmd(t, c, ""))
 		for _, p := range paths {
 			h.Want(t, m, p, syscall.ENOENT)
+		}
+		if d := m["xdg"].Detail; d == xrd {
+			t.Errorf("the host's XDG_RUNTIME_DIR reached the app")
+		}
+		if n := accepted.Load(); n != 0 {
+			t.Errorf("HOST INVARIANT: the stand-in sockets accepted %d connections", n)
 		}
 		for _, body := range []string{"[dbus]\ntalk = [\"org.freedesktop.portal.Desktop\"]\n", "[sockets]\nwayland = true\n", "[sockets]\nx11 = true\n"} {
 			res := e.Sh(t, body, "echo STARTED")

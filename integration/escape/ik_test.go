@@ -4,6 +4,7 @@ package escape
 
 import (
 	"net"
+	"os/exec"
 	"regexp"
 	"time"
 
@@ -219,6 +220,7 @@ out('all', 0, json.dumps(envs))
 		}
 		var keys []string
 		_ = json.Unmarshal([]byte(m["env"].Detail), &keys)
+		preloadCase(t, e)
 		allowed := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LOGNAME": true, "LANG": true, "TERM": true, "TZ": true, "TMPDIR": true, "XDG_RUNTIME_DIR": true, "PWD": true}
 		for _, k := range keys {
 			if !allowed[k] && !strings.HasPrefix(k, "LC_") {
@@ -226,6 +228,60 @@ out('all', 0, json.dumps(envs))
 			}
 		}
 	})
+}
+
+// canarySO builds a shared object whose constructor creates marker (a
+// path compiled in) and says NBX-PRELOADED on stderr.
+func canarySO(t *testing.T, marker string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(h.WorkDir, "preload-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Chmod(dir, 0o755)
+	src := filepath.Join(dir, "canary.c")
+	code := `#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void nbx_canary(void) {
+	int fd = open("` + marker + `", O_WRONLY | O_CREAT, 0666);
+	if (fd >= 0) close(fd);
+	write(2, "NBX-PRELOADED\n", 14);
+}
+`
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(dir, "canary.so")
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-o", so, src).CombinedOutput(); err != nil {
+		h.SkipOrFail(t, "building the LD_PRELOAD canary (gcc): %v %s", err, out)
+	}
+	return so
+}
+
+// preloadCase is case 49's LD_PRELOAD half: a profile-declared
+// LD_PRELOAD of a canary .so (its constructor creates a host marker file)
+// affects only the app, never the launcher: with the .so bound into the
+// sandbox the app loads it (NBX-PRELOADED) and the marker, a host path,
+// is still not created; with the host path only, nothing loads it.
+func preloadCase(t *testing.T, e *h.Env) {
+	marker := filepath.Join(e.R.Base, "preload-marker")
+	so := canarySO(t, marker)
+	for _, body := range []string{
+		"[env.set]\nLD_PRELOAD = \"" + so + "\"\n",
+		"[env.set]\nLD_PRELOAD = \"/preload/canary.so\"\n[[filesystem.bind]]\nsource = \"" + filepath.Dir(so) + "\"\ndest = \"/preload\"\n",
+	} {
+		res := e.Sh(t, body, "echo STARTED")
+		if res.Code != 0 || !strings.Contains(res.Stdout, "STARTED") {
+			t.Errorf("profile LD_PRELOAD: %s", res)
+		}
+		if strings.Contains(body, "/preload/") && !strings.Contains(res.Stderr, "NBX-PRELOADED") {
+			t.Errorf("the app did not load its profile's LD_PRELOAD (the case would prove nothing): %s", res)
+		}
+		if _, err := os.Lstat(marker); err == nil {
+			t.Errorf("HOST INVARIANT: a profile's LD_PRELOAD ran on the host (the launcher loaded it)")
+			_ = os.Remove(marker)
+		}
+	}
 }
 
 // TestCase50_ArgumentInjection: a profile command "--bind", an app arg
