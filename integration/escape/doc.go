@@ -62,7 +62,7 @@
 //	                                      while enter runs 50x; orig_rax rewrite re-checked
 //	45  TestCase45_OutliveSandbox         no leftover within 2 s (exit and SIGKILL); cgroup       implemented
 //	                                      empty, removed by the next run
-//	46  TestCase46_LeakedFDs              fds 0,1,2 only (6 leaked kinds); host fd view           implemented (launcher fd diff: TestFdLeaks-style test not here)
+//	46  TestCase46_LeakedFDs              fds 0,1,2 only (6 leaked kinds); host fd view           implemented (no TestFdLeaks-style diff: nixbox is a new process per run)
 //	47  TestCase47_CwdLeak                cwd inside; cwd key refused                             implemented
 //	48  TestCase48_ExeOverwrite           every write fails while enter runs 50x from             implemented
 //	                                      ~/.local/bin; sha256 of both binaries same

@@ -272,12 +272,15 @@ func TestCase58_CPU(t *testing.T) {
 		}
 		// nr_throttled counts the periods in which the quota stopped the
 		// cgroup (v1 cpu.stat, v2 cpu.stat): the kernel's own evidence.
+		// (The cgroup2 mount of a hybrid host has a cpu.stat without it.)
 		throttled := func() int64 {
-			b, _ := os.ReadFile(cgFile(dirs, "cpu.stat"))
-			for _, l := range strings.Split(string(b), "\n") {
-				if x, ok := strings.CutPrefix(l, "nr_throttled "); ok {
-					n, _ := strconv.ParseInt(x, 10, 64)
-					return n
+			for _, d := range dirs {
+				b, _ := os.ReadFile(d + "/cpu.stat")
+				for _, l := range strings.Split(string(b), "\n") {
+					if x, ok := strings.CutPrefix(l, "nr_throttled "); ok {
+						n, _ := strconv.ParseInt(x, 10, 64)
+						return n
+					}
 				}
 			}
 			return -1
