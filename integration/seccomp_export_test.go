@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -231,7 +232,8 @@ func runFiltered(t *testing.T, bpf, arg string) map[string]probeCase {
 // answers).
 var filterOnlyExceptions = map[string]string{}
 
-// TestSeccompExportMatchesSandbox: for strict and compat, the BPF that
+// TestSeccompExportMatchesSandbox: for strict, compat and strict with
+// allow_multiarch (whose program nixbox assembles itself), the BPF that
 // `nixbox seccomp export --format bpf` writes, loaded into a child outside
 // any container, gives every probe case the errno or signal it gets inside
 // `nixbox run` (as root and rootless).
@@ -246,12 +248,9 @@ func TestSeccompExportMatchesSandbox(t *testing.T) {
 		}
 	}()
 	forEach(t, func(t *testing.T, r runner) {
-		for _, pol := range policies {
+		for _, pol := range append(slices.Clone(policies), "multiarch") {
 			t.Run(pol, func(t *testing.T) {
-				prof := "default"
-				if pol == "compat" {
-					prof = compatProfile(t)
-				}
+				prof := profileFor(t, pol)
 				// Exported by the runner itself, into its own temp dir.
 				bpf := filepath.Join(r.tmp, "export-"+pol+".bpf")
 				res := r.run(t, "", "seccomp", "export", prof, "--format", "bpf", "--output", bpf)
@@ -290,6 +289,8 @@ func TestSeccompExportMatchesSandbox(t *testing.T) {
 				compareOutcomes(t, probeRun(t, r, pol, "x32"), x)
 				i := runFiltered(t, bpf, "i386")
 				compareOutcomes(t, probeRun(t, r, pol, "i386"), i)
+				i80 := runFiltered(t, bpf, "int80")
+				compareOutcomes(t, probeRun(t, r, pol, "int80"), i80)
 			})
 		}
 	})

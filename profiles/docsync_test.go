@@ -97,7 +97,7 @@ var docKeys = map[string]docKey{
 	"seccomp.allow_ptrace":    {snippet: "[seccomp]\nallow_ptrace = %s", valid: "false", wrong: `"no"`, typ: "boolean"},
 	"seccomp.allow_perf":      {snippet: "[seccomp]\nallow_perf = %s", valid: "false", wrong: `"no"`, typ: "boolean"},
 	"seccomp.allow_userns":    {snippet: "[seccomp]\nallow_userns = %s", valid: "false", wrong: `"no"`, typ: "boolean"},
-	"seccomp.allow_multiarch": {snippet: "[seccomp]\nallow_multiarch = %s", valid: "false", wrong: `"no"`, typ: "boolean", roadmap: true},
+	"seccomp.allow_multiarch": {snippet: "[seccomp]\nallow_multiarch = %s", valid: "false", wrong: `"no"`, typ: "boolean"},
 	"seccomp.action":          {snippet: "[seccomp]\naction = %s", valid: `"kill"`, wrong: "1", typ: "string"},
 
 	"limits.memory":      {snippet: "[limits]\nmemory = %s", valid: `"512M"`, wrong: "512", typ: "string"},

@@ -298,13 +298,18 @@ func checkMerge(t *testing.T, a, b []byte, parent, child *Profile) {
 }
 
 // crossField reports whether err is a rule that relates two keys, which
-// two valid profiles can break together: action = "log" from one and
-// policy = "compat" from the other (found by FuzzMerge). Load refuses such
+// two valid profiles can break together: action = "log" (found by
+// FuzzMerge) or allow_multiarch = true from one and policy = "compat" from
+// the other. Load refuses such
 // an effective profile, which is right; the error points at whichever key
 // the check names, possibly in the parent's file.
 func crossField(m *Profile, err error) bool {
 	var pe *Error
-	return errors.As(err, &pe) && pe.Key == "seccomp.action" && m.Seccomp.Action == "log" && m.Seccomp.Policy == "compat"
+	if !errors.As(err, &pe) || m.Seccomp.Policy != "compat" {
+		return false
+	}
+	return pe.Key == "seccomp.action" && m.Seccomp.Action == "log" ||
+		pe.Key == "seccomp.allow_multiarch" && m.Seccomp.AllowMultiarch != nil && *m.Seccomp.AllowMultiarch
 }
 
 // checkExtendsResolution loads "b" from an in-memory library holding a

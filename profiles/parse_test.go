@@ -210,7 +210,7 @@ func badInputs() []badCase {
 		{name: "dbus supported later", src: v1 + "[dbus]\ntalk = [\"org.freedesktop.portal.*\"]\n", line: 3, key: "dbus.talk", is: ErrNotSupported},
 		{name: "share user namespace", src: v1 + "[namespaces]\nshare = [\"user\"]\n", line: 3, key: "namespaces.share[0]", isnt: ErrNotSupported},
 		{name: "seccomp action unknown", src: v1 + "[seccomp]\naction = \"allow\"\n", line: 3, key: "seccomp.action", isnt: ErrNotSupported},
-		{name: "seccomp multiarch supported later", src: v1 + "[seccomp]\nallow_multiarch = true\n", line: 3, key: "seccomp.allow_multiarch", is: ErrNotSupported},
+		{name: "seccomp multiarch with compat", src: v1 + "[seccomp]\npolicy = \"compat\"\nallow_multiarch = true\n", line: 4, key: "seccomp.allow_multiarch", isnt: ErrNotSupported},
 
 		// security suite §6.6: seccomp overrides
 		{name: "seccomp allow unknown name", src: v1 + "[seccomp]\nallow = [\"read\", \"ptrcae\"]\n", line: 3, key: "seccomp.allow[1]", isnt: ErrNotSupported},

@@ -203,7 +203,10 @@ type Seccomp struct {
 	// AllowUserns allows clone/unshare with namespace flags, and chroot
 	// (browsers' own sandboxes). Loosening.
 	AllowUserns *bool
-	// AllowMultiarch: roadmap, refused as not supported yet.
+	// AllowMultiarch adds the i386 ABI (int $0x80: 32-bit games, old
+	// Wine) with the strict policy's rules, and allows modify_ldt and
+	// personality(PER_LINUX32). Strict only. Loosening: 32-bit code can
+	// open any socket family through socketcall (docs/seccomp.md).
 	AllowMultiarch *bool
 	// Action is what a denied call does: "errno" (default), "kill" or
 	// "log" (strict only; a learning mode that allows and logs).

@@ -463,6 +463,12 @@ func checkSeccomp(p *Profile) error {
 	default:
 		return p.errAt("seccomp.action", "invalid seccomp action "+strconv.Quote(s.Action)+" (must be \"errno\", \"kill\" or \"log\")", "")
 	}
+	if s.AllowMultiarch != nil && *s.AllowMultiarch && s.Policy == "compat" {
+		// compat allows by default, so i386's socketcall and every i386
+		// call not on the denylist would be open; only strict can be
+		// rendered for i386 (seccomp.Options.AllowMultiarch).
+		return p.errAt("seccomp.allow_multiarch", "allow_multiarch needs the strict policy (a denylist cannot filter i386 system calls)", "remove policy = \"compat\", or allow_multiarch")
+	}
 	if s.Unsafe == "" && p.has("seccomp.unsafe") {
 		return p.errAt("seccomp.unsafe", "unsafe must give a reason", "say why the profile needs the calls it allows")
 	}
@@ -616,13 +622,12 @@ func checkDBus(p *Profile) error {
 // without a limit or filter the profile asks for would be a silent
 // downgrade (style.md §9), so the run stops instead.
 func checkRoadmap(p *Profile) error {
-	s, k := p.Seccomp, p.Sockets
+	k := p.Sockets
 	set := []struct {
 		key string
 		on  bool
 	}{
 		{"namespaces.share", len(p.Namespaces.Share) > 0},
-		{"seccomp.allow_multiarch", s.AllowMultiarch != nil},
 		{"sockets.wayland", k.Wayland != nil},
 		{"sockets.x11", k.X11 != nil},
 		{"sockets.pulseaudio", k.Pulseaudio != nil},

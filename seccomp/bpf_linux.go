@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -24,10 +25,32 @@ import (
 // uses libseccomp's default bad-arch action (kill). Actions other than
 // allow, errno, kill*, trap and log are rejected. It does not load the
 // filter.
+//
+// A policy that lists SCMP_ARCH_X86 besides SCMP_ARCH_X86_64
+// (Options.AllowMultiarch) is not compiled by libseccomp in one piece,
+// because libseccomp cannot render the i386 socket rules (see
+// multiarchProgram); runc could not load such a policy either.
 func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
 	if s == nil {
 		return errors.New("exporting seccomp BPF: nil seccomp config")
 	}
+	if slices.Contains(s.Architectures, specs.ArchX86) {
+		prog, err := multiarchProgram(s, false)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(prog); err != nil {
+			return fmt.Errorf("exporting seccomp BPF: %w", err)
+		}
+		return nil
+	}
+	return exportLibseccomp(s, w, nil)
+}
+
+// exportLibseccomp is ExportBPF through libseccomp alone, for exactly the
+// architectures s lists, leaving out the rules of names for which skip
+// (if not nil) is true.
+func exportLibseccomp(s *specs.LinuxSeccomp, w *os.File, skip func(string) bool) error {
 	def, err := scmpAction(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return fmt.Errorf("exporting seccomp BPF: default action: %w", err)
@@ -37,6 +60,11 @@ func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
 		return fmt.Errorf("exporting seccomp BPF: creating filter: %w", err)
 	}
 	defer f.Release()
+	native, err := libseccomp.GetNativeArch()
+	if err != nil {
+		return fmt.Errorf("exporting seccomp BPF: %w", err)
+	}
+	keepNative := false
 	for _, a := range s.Architectures {
 		arch, err := libseccomp.GetArchFromString(strings.ToLower(strings.TrimPrefix(string(a), "SCMP_ARCH_")))
 		if err != nil {
@@ -44,6 +72,14 @@ func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
 		}
 		if err := f.AddArch(arch); err != nil {
 			return fmt.Errorf("exporting seccomp BPF: adding architecture %q: %w", a, err)
+		}
+		keepNative = keepNative || arch == native
+	}
+	// libseccomp starts every filter with the native architecture; an
+	// i386-only part (multiarchProgram) must not carry x86_64's rules.
+	if !keepNative && len(s.Architectures) > 0 {
+		if err := f.RemoveArch(native); err != nil {
+			return fmt.Errorf("exporting seccomp BPF: removing the native architecture: %w", err)
 		}
 	}
 	// Same threshold as libcontainer: binary-tree optimisation for long
@@ -68,6 +104,9 @@ func ExportBPF(s *specs.LinuxSeccomp, w *os.File) error {
 			return fmt.Errorf("exporting seccomp BPF: rule %d: %w", i, err)
 		}
 		for _, name := range call.Names {
+			if skip != nil && skip(name) {
+				continue
+			}
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
 				continue // unknown to this libseccomp: skipped, as libcontainer does

@@ -21,7 +21,13 @@ import (
 // policy names returns ENOSYS instead of the default errno, so a libc that
 // tries a syscall newer than the list falls back to the old one. The
 // result is host byte order sock_filter records, 8 bytes each.
+//
+// For a policy with SCMP_ARCH_X86 (Options.AllowMultiarch) the program is
+// assembled by multiarchProgram, with an ENOSYS stub for each ABI.
 func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
+	if s != nil && slices.Contains(s.Architectures, specs.ArchX86) {
+		return multiarchProgram(s, true)
+	}
 	f, err := os.CreateTemp("", "nixbox-bpf-")
 	if err != nil {
 		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
@@ -124,7 +130,10 @@ func enosysStub(maxNr uint32) []byte {
 }
 
 // CompilerID names the compiler for cache keys: the program format and the
-// linked libseccomp version.
+// linked libseccomp version. Bump the format ("nixbox-bpf-N") whenever
+// Compile's output for the same policy data changes (the ENOSYS stub, the
+// multiarch assembly of i386_linux.go), or warm starts keep loading
+// programs compiled the old way.
 func CompilerID() string {
 	maj, min, mic := libseccomp.GetLibraryVersion()
 	return fmt.Sprintf("nixbox-bpf-1/libseccomp-%d.%d.%d", maj, min, mic)

@@ -45,7 +45,10 @@ func Describe(s *specs.LinuxSeccomp) string {
 	}
 	fmt.Fprintf(&b, "architectures: %s\n", strings.Join(arches, ", "))
 	if has[specs.ArchX86] {
-		fmt.Fprintf(&b, "  i386 (int $0x80): filtered by the same rules, with i386 numbers\n")
+		fmt.Fprintf(&b, "  i386 (int $0x80): filtered by the same rules, with i386 numbers (allow_multiarch);\n"+
+			"    socketcall and ipc sub-calls get their direct call's outcome, except that\n"+
+			"    socketcall(SYS_SOCKET/SYS_SOCKETPAIR) is judged as AF_UNIX: its family is in\n"+
+			"    memory, so 32-bit code can open any socket family through it\n")
 	} else {
 		fmt.Fprintf(&b, "  i386 (int $0x80): the calling thread is killed with SIGSYS (bad-arch action);\n"+
 			"    on a kernel without ia32 emulation, int $0x80 faults with SIGSEGV before any filter\n")

@@ -18,6 +18,7 @@ func TestDescribeGolden(t *testing.T) {
 		{"strict-network", Options{Policy: PolicyStrict, Network: true}},
 		{"compat", Options{Policy: PolicyCompat}},
 		{"compat-network", Options{Policy: PolicyCompat, Network: true}},
+		{"strict-multiarch", Options{Policy: PolicyStrict, AllowMultiarch: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Build(tc.o)

@@ -49,16 +49,17 @@ const perLinux32 = 0x0008
 // i386Allow are strict's allowlist names that exist for the i386 ABI only
 // (moby's default.json lists them for all arches). They are added, with
 // SCMP_ARCH_X86, by Options.AllowMultiarch; libseccomp resolves each per
-// architecture, so they add nothing to x86_64. socketcall is not among
-// them: its arguments are in memory, so the socket-family filter could not
-// see them (32-bit programs must use the direct socket calls, as glibc
-// built for Linux >= 4.3 does).
+// architecture, so they add nothing to x86_64. The multiplexers
+// socketcall and ipc are not among them: the compiler gives each of their
+// sub-calls the outcome of the direct call it stands for (see
+// multiarchProgram in i386_linux.go, which also says why
+// socketcall(SYS_SOCKET) cannot be family-filtered).
 var i386Allow = []string{
 	"_llseek", "_newselect", "chown32", "clock_getres_time64", "clock_gettime64",
 	"clock_nanosleep_time64", "fadvise64_64", "fchown32", "fcntl64", "fstat64",
 	"fstatat64", "fstatfs64", "ftruncate64", "futex_time64", "getegid32",
 	"geteuid32", "getgid32", "getgroups32", "getresgid32", "getresuid32",
-	"getuid32", "ipc", "lchown32", "lstat64", "mmap2", "mq_timedreceive_time64",
+	"getuid32", "lchown32", "lstat64", "mmap2", "mq_timedreceive_time64",
 	"mq_timedsend_time64", "ppoll_time64", "pselect6_time64", "recv",
 	"recvmmsg_time64", "rt_sigtimedwait_time64", "sched_rr_get_interval_time64",
 	"semtimedop_time64", "send", "sendfile64", "setfsgid32", "setfsuid32",
@@ -123,11 +124,6 @@ func (o Options) check(policy string) error {
 	}
 	if o.AllowMultiarch && policy == PolicyCompat {
 		return fmt.Errorf("allow_multiarch: %w: needs the strict policy (a denylist cannot filter i386's socketcall)", ErrInvalidOptions)
-	}
-	if o.AllowMultiarch && o.Action == ActionLog {
-		// libseccomp 2.5.4 refuses strict's socket rules for i386 once
-		// their errno actions differ from the default (EEXIST).
-		return fmt.Errorf("allow_multiarch: %w: cannot be combined with action \"log\"", ErrInvalidOptions)
 	}
 	for _, n := range o.Allow {
 		switch {
@@ -216,23 +212,48 @@ func applyKnobs(s *specs.LinuxSeccomp, o Options) {
 		// other personalities by its default, so they get explicit
 		// rules first, unless the profile decided personality itself.
 		if !slices.Contains(allowNames, "personality") && !slices.Contains(denyNames, "personality") {
-			s.Syscalls = append(s.Syscalls, personalityDenies()...)
+			var also []uint64
+			if o.AllowMultiarch {
+				also = []uint64{perLinux32}
+			}
+			s.Syscalls = append(s.Syscalls, personalityDenies(also...)...)
 		}
 		s.DefaultAction, s.DefaultErrnoRet = specs.ActLog, nil
 	}
 }
 
 // personalityDenies deny personality for every value whose low 32 bits are
-// neither PER_LINUX (0) nor the query (0xffffffff), each rule a single
-// masked compare: such a value has two adjacent bits that differ, so one
-// rule per pair and order (compat's 62 rules).
-func personalityDenies() []specs.LinuxSyscall {
-	var r []specs.LinuxSyscall
+// neither PER_LINUX (0) nor the query (0xffffffff) nor one of also, each
+// rule a single masked compare: such a value has two adjacent bits that
+// differ, so one rule per pair and order (compat's 62 rules). A rule that
+// would match a value of also is replaced by one rule per other bit,
+// requiring that bit to differ from the value's, so no deny overlaps the
+// allow rule for it (PER_LINUX32 with allow_multiarch).
+func personalityDenies(also ...uint64) []specs.LinuxSyscall {
+	var cover []maskedValue
 	for i := 0; i < 31; i++ {
 		m := uint64(3) << i
-		r = append(r,
-			withArgs(deny(errEPERM, "personality"), arg(0, m, 1<<i)),
-			withArgs(deny(errEPERM, "personality"), arg(0, m, 2<<i)))
+		cover = append(cover, maskedValue{m, 1 << i}, maskedValue{m, 2 << i})
+	}
+	for _, a := range also {
+		var next []maskedValue
+		for _, c := range cover {
+			if a&c.mask != c.datum {
+				next = append(next, c)
+				continue
+			}
+			for j := 0; j < 32; j++ {
+				bit := uint64(1) << j
+				if c.mask&bit == 0 {
+					next = append(next, maskedValue{c.mask | bit, c.datum | ^a&bit})
+				}
+			}
+		}
+		cover = next
+	}
+	r := make([]specs.LinuxSyscall, 0, len(cover))
+	for _, c := range cover {
+		r = append(r, withArgs(deny(errEPERM, "personality"), arg(0, c.mask, c.datum)))
 	}
 	return r
 }

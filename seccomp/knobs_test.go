@@ -72,6 +72,18 @@ func knobCases() []knobCase {
 			ok: func(n string, args [6]uint64, _, got outcome) bool {
 				return got == allowed && (n != "personality" || args[0]&mask32 == perLinux32)
 			}},
+		// allow_multiarch and log together: the log action's personality
+		// denies must leave PER_LINUX32 to the knob's allow rule.
+		knobCase{name: "allow_multiarch-action-log", policy: PolicyStrict,
+			opts: Options{AllowMultiarch: true, Action: ActionLog}, anyName: true,
+			changed: []string{"modify_ldt", "personality", "sysfs"},
+			arches:  []specs.Arch{specs.ArchX86_64, specs.ArchX86},
+			ok: func(n string, args [6]uint64, base, got outcome) bool {
+				if got == allowed {
+					return n == "modify_ldt" || n == "personality" && args[0]&mask32 == perLinux32
+				}
+				return base == errno(errEPERM) && got.log && !slices.Contains(neverAllow, n) && argFiltered[n] == ""
+			}},
 		knobCase{name: "action-log", policy: PolicyStrict, opts: Options{Action: ActionLog}, anyName: true,
 			changed: []string{"sysfs", "ustat", "fanotify_init"},
 			ok: func(n string, _ [6]uint64, base, got outcome) bool {
@@ -270,7 +282,6 @@ func TestKnobErrors(t *testing.T) {
 		{Options{Deny: []string{"clone3"}}, ErrNeverAllow, "ENOSYS"},
 		{Options{Policy: PolicyCompat, Action: ActionLog}, ErrInvalidOptions, "log"},
 		{Options{Policy: PolicyCompat, AllowMultiarch: true}, ErrInvalidOptions, "allow_multiarch"},
-		{Options{Policy: PolicyStrict, AllowMultiarch: true, Action: ActionLog}, ErrInvalidOptions, "allow_multiarch"},
 		{Options{Action: "trap"}, ErrInvalidOptions, "trap"},
 		{Options{Action: "Kill"}, ErrInvalidOptions, "Kill"},
 		{Options{Allow: []string{"ptrace"}}, ErrNeedsUnsafe, "allow_ptrace"},

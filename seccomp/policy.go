@@ -58,7 +58,10 @@ type Options struct {
 	AllowUserns bool
 	// AllowMultiarch adds SCMP_ARCH_X86 (i386) with the same rules plus the
 	// i386-only names of Docker's allowlist, and allows modify_ldt and
-	// personality(PER_LINUX32). Strict only.
+	// personality(PER_LINUX32) on both ABIs. Strict only. Compile gives
+	// the sub-calls of i386's socketcall and ipc their direct call's
+	// outcome; socketcall(SYS_SOCKET) cannot be family-filtered, because
+	// the family is in memory (see muxStandIn in i386_linux.go).
 	AllowMultiarch bool
 	// Action is what a denied call does: "errno" (or ""), "kill" or "log"
 	// (strict only). See ActionErrno, ActionKill and ActionLog.
@@ -105,8 +108,8 @@ const cloneNSFlags = cloneNEWNS | cloneNEWCGROUP | cloneNEWUTS |
 // Personality values a sandboxed app may set: PER_LINUX, and 0xffffffff,
 // which only queries the current persona. Docker also allows PER_LINUX32
 // (0x8), UNAME26 (0x20000) and their union; nixbox does not (security suite
-// §4 case 32, §7): PER_LINUX32 belongs to a future multiarch switch, and
-// UNAME26 lies about the kernel version.
+// §4 case 32, §7): PER_LINUX32 is allowed only by Options.AllowMultiarch,
+// and UNAME26 lies about the kernel version.
 var allowedPersonalities = []uint64{0x0, 0xffffffff}
 
 // strictAllow is the unconditional allowlist of the strict policy: the
@@ -128,7 +131,7 @@ var allowedPersonalities = []uint64{0x0, 0xffffffff}
 //
 // Names Docker lists for other ABIs only (chown32, socketcall, mmap2, ...)
 // are left out: they have no x86_64 number, and i386/x32 are killed by the
-// bad-arch action anyway. A few names are newer than Debian 12's libseccomp
+// bad-arch action (Options.AllowMultiarch adds the i386 ones, i386Allow). A few names are newer than Debian 12's libseccomp
 // 2.5.4 (statmount, listmount, mseal, *xattrat, uretprobe): runc silently
 // drops names libseccomp cannot resolve, so on such hosts these calls fail
 // with ENOSYS (number above the stub's maximum) or EPERM; they start working
@@ -253,7 +256,8 @@ var neverAllow = []string{
 	// Case 33: NUMA policy (Flatpak: "scary VM/NUMA ops").
 	"mbind", "set_mempolicy", "get_mempolicy", "set_mempolicy_home_node",
 	"migrate_pages", "move_pages",
-	// Case 38: 16-bit segments; only needed by i386 code (future multiarch).
+	// Case 38: 16-bit segments; only needed by 32-bit code (Wine), so
+	// allowed only by Options.AllowMultiarch.
 	"modify_ldt",
 	// Cases 21, 22, 24: no new namespaces, no joining others', no mounts.
 	"unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
@@ -278,7 +282,9 @@ var enosys = []string{
 
 // Build renders the policy named by o.Policy as OCI seccomp data.
 //
-// The result lists exactly one architecture, SCMP_ARCH_X86_64. How runc's
+// The result lists exactly one architecture, SCMP_ARCH_X86_64 (with
+// o.AllowMultiarch also SCMP_ARCH_X86, which Compile renders itself, see
+// multiarchProgram; runc could not load it). How runc's
 // libcontainer v1.5.2 (libcontainer/seccomp/seccomp_linux.go and
 // seccomp/patchbpf/enosys_linux.go) turns that into a filter:
 //   - libseccomp's filter starts with an arch check. Any other audit arch,

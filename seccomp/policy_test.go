@@ -31,6 +31,9 @@ func (o Options) name() string {
 	if o.Network {
 		n += "-network"
 	}
+	if o.AllowMultiarch {
+		n += "-multiarch"
+	}
 	return n
 }
 
@@ -417,7 +420,7 @@ func TestDeterministicOutput(t *testing.T) {
 // TestGolden compares the rendered policies with testdata/<policy>.golden.json;
 // run with -update to rewrite them.
 func TestGolden(t *testing.T) {
-	for _, o := range allOptions {
+	for _, o := range append(slices.Clone(allOptions), Options{Policy: PolicyStrict, AllowMultiarch: true}) {
 		got, err := json.MarshalIndent(mustBuild(t, o), "", "  ")
 		if err != nil {
 			t.Fatal(err)

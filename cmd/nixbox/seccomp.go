@@ -156,6 +156,11 @@ func cmdSeccompShow(s *streams, args []string) error {
 		fmt.Fprintf(w, "cache file: %s\n", sanitize(filepath.Join(xdgDir(env, "XDG_CACHE_HOME", ".cache"), "nixbox", "seccomp", key+".bpf")))
 		if nr, sys, ok := seccomp.EnosysAbove(policy); ok {
 			fmt.Fprintf(w, "enosys stub: x86_64 numbers above %d (%s, the highest this policy names that\n  the linked libseccomp knows) fail with ENOSYS\n", nr, sys)
+			for _, a := range policy.Architectures {
+				if a == specs.ArchX86 {
+					fmt.Fprintf(w, "  i386 likewise, above the highest i386 number the policy names\n")
+				}
+			}
 		}
 		if un := seccomp.Unresolved(policy); len(un) > 0 {
 			fmt.Fprintf(w, "not enforced: the linked libseccomp does not know these names, so their rules are\n"+

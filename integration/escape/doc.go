@@ -52,7 +52,7 @@
 //	35  TestCase35_SyscallSweep           golden table per policy (testdata/)                     implemented
 //	36  TestCase36_Int80                  SIGSYS (SIGSEGV when the kernel has no ia32)            implemented
 //	37  TestCase37_X32                    SIGSYS or ENOSYS                                        implemented
-//	38  TestCase38_Multiarch              allow_multiarch refused; modify_ldt EPERM               refused-feature
+//	38  TestCase38_Multiarch              EPERM without; with: x86_64 blocks, i386 = x86_64       implemented (int $0x80 from the x86_64 probe; i386 rows need a kernel that runs it)
 //	39  TestCase39_Capabilities           caps 0 incl. CapBnd; NNP; uid_map; EPERM                implemented
 //	40  TestCase40_SupplementaryGroups    own gid or 65534; sockets ENOENT                        implemented
 //	41  TestCase41_HostProcesses          ESRCH/ENOENT/EPERM; sentinel alive                      implemented

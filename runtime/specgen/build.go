@@ -144,7 +144,9 @@ func seccompWarnings(p *profiles.Profile) []Warning {
 	}
 	if isTrue(s.AllowMultiarch) {
 		w = append(w, Warning{Key: "seccomp.allow_multiarch",
-			Msg: "i386 system calls allowed with the same rules, and modify_ldt and personality(PER_LINUX32)"})
+			Msg: "i386 (32-bit) system calls allowed with the same rules, and modify_ldt and personality(PER_LINUX32); " +
+				"32-bit code that opens sockets through socketcall (as 32-bit glibc does) is NOT family-filtered: " +
+				"it can open any socket family the kernel offers (the family is in memory, where seccomp cannot look)"})
 	}
 	if s.Action == "log" {
 		w = append(w, Warning{Key: "seccomp.action",

@@ -228,7 +228,7 @@ func TestSeccompWarnings(t *testing.T) {
 	for _, x := range plan.Warnings {
 		keys[x.Key]++
 	}
-	for _, k := range []string{"seccomp.allow", "seccomp.allow_ptrace", "seccomp.allow_perf", "seccomp.allow_userns", "seccomp.action"} {
+	for _, k := range []string{"seccomp.allow", "seccomp.allow_ptrace", "seccomp.allow_perf", "seccomp.allow_userns", "seccomp.allow_multiarch", "seccomp.action"} {
 		if keys[k] != 1 {
 			t.Errorf("%d warnings for %s in %v, want 1", keys[k], k, plan.Warnings)
 		}

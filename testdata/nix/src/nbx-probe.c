@@ -384,7 +384,9 @@ static long c_modify_ldt(void) { return sc(NR_modify_ldt, 0, BAD, 16, 0, 0, 0); 
 /* ---- row 13: i386 ABI (case 36) ---- */
 static long c_i386_getpid(void) {
 	long ret = 20; /* __NR_getpid on i386 */
-	__asm__ volatile("int $0x80" : "+a"(ret) : "b"(0), "c"(0), "d"(0) : "memory", "cc");
+	/* The kernel zeroes r8-r11 on return from int $0x80 (where it has an
+	 * i386 entry), so they are clobbered. */
+	__asm__ volatile("int $0x80" : "+a"(ret) : "b"(0), "c"(0), "d"(0) : "memory", "cc", "r8", "r9", "r10", "r11");
 	if ((int)ret < 0 && (int)ret > -4096) {
 		errno = -(int)ret;
 		return -1;
@@ -545,7 +547,8 @@ static int usage(void);
 /* ---- escape case 36: i386 calls through int $0x80 ---- */
 static long int80(long nr, long b, long c, long d) {
 	long ret = nr;
-	__asm__ volatile("int $0x80" : "+a"(ret) : "b"(b), "c"(c), "d"(d) : "memory", "cc");
+	/* r8-r11 are zeroed by the kernel on return (see c_i386_getpid). */
+	__asm__ volatile("int $0x80" : "+a"(ret) : "b"(b), "c"(c), "d"(d) : "memory", "cc", "r8", "r9", "r10", "r11");
 	if ((int)ret < 0 && (int)ret > -4096) {
 		errno = -(int)ret;
 		return -1;
@@ -560,6 +563,13 @@ static long c_i386_tiocsti(void) { return int80(54, -1, X_TIOCSTI, BAD); }
 static long c_i386_socketcall(void) { return int80(102, 1 /* SYS_SOCKET */, BAD, 0); }
 static long c_i386_bpf(void) { return int80(357, 0, BAD, 0x100000); }
 static long c_i386_uffd(void) { return int80(374, -1, 0, 0); }
+/* More i386 rows for case 38 (allow_multiarch: the same outcome as x86_64). */
+static long c_i386_getpid2(void) { return int80(20, 0, 0, 0) < 0 ? -1 : 0; }
+static long c_i386_clone3(void) { return int80(435, BAD, 88, 0); }
+static long c_i386_fsopen(void) { return int80(430, BAD, 0, 0); }
+static long c_i386_socket_vsock(void) { return int80(359, 40 /* AF_VSOCK */, 0x7fff0001, 0); }
+static long c_i386_socket_unix(void) { return int80(359, 1 /* AF_UNIX */, 0x7fff0001, 0); }
+static long c_i386_modify_ldt(void) { return int80(123, 0, BAD, 16); }
 
 static const struct tcase int80_cases[] = {
 	{"i386-unshare", "int $0x80 eax=310 unshare(CLONE_NEWUSER)", c_i386_unshare},
@@ -570,6 +580,12 @@ static const struct tcase int80_cases[] = {
 	{"i386-socketcall", "int $0x80 eax=102 socketcall(SYS_SOCKET, 1)", c_i386_socketcall},
 	{"i386-bpf", "int $0x80 eax=357 bpf(0, 1, 1 MiB)", c_i386_bpf},
 	{"i386-userfaultfd", "int $0x80 eax=374 userfaultfd(-1)", c_i386_uffd},
+	{"i386-getpid", "int $0x80 eax=20 getpid", c_i386_getpid2},
+	{"i386-clone3", "int $0x80 eax=435 clone3(1, 88)", c_i386_clone3},
+	{"i386-fsopen", "int $0x80 eax=430 fsopen(1, 0)", c_i386_fsopen},
+	{"i386-socket-vsock", "int $0x80 eax=359 socket(AF_VSOCK, junk type)", c_i386_socket_vsock},
+	{"i386-socket-unix", "int $0x80 eax=359 socket(AF_UNIX, junk type)", c_i386_socket_unix},
+	{"i386-modify_ldt", "int $0x80 eax=123 modify_ldt(0, 1, 16)", c_i386_modify_ldt},
 };
 
 /* ---- escape case 35: the sweep ---- */
