@@ -4,6 +4,7 @@ package escape
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"unsafe"
 
 	h "github.com/nixbox/nixbox/integration/harness"
+	"golang.org/x/sys/unix"
 )
 
 // TestCase41_HostProcesses: given the host pid of a same-uid sentinel,
@@ -322,7 +324,10 @@ tryf('host-mode', c)
 }
 
 // listenStandIn listens on a unix socket at p (a stand-in for a host
-// service) and counts accepted connections.
+// service) and counts connections from sandboxed processes: a peer (by
+// SO_PEERCRED) in a pid namespace other than the host's. Host processes
+// may connect to a stand-in at a real system path (it is the host's
+// service as far as they know); those are logged, not counted.
 func listenStandIn(t *testing.T, p string, accepted *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("unix", p)
@@ -331,13 +336,30 @@ func listenStandIn(t *testing.T, p string, accepted *atomic.Int64) {
 	}
 	_ = os.Chmod(p, 0o777)
 	t.Cleanup(func() { ln.Close(); _ = os.Remove(p) })
+	hostNS, _ := os.Readlink("/proc/self/ns/pid")
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			accepted.Add(1)
+			pid := -1
+			if rc, err := c.(*net.UnixConn).SyscallConn(); err == nil {
+				_ = rc.Control(func(fd uintptr) {
+					if cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+						pid = int(cred.Pid)
+					}
+				})
+			}
+			ns, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid")
+			comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+			if pid > 0 && ns == hostNS {
+				// (not t.Logf: this goroutine may outlive the test)
+				fmt.Fprintf(os.Stderr, "case 54: a host process (pid %d, %s) connected to the stand-in %s\n", pid, strings.TrimSpace(string(comm)), p)
+			} else {
+				fmt.Fprintf(os.Stderr, "case 54: a sandboxed process (pid %d, %s, %s) connected to %s\n", pid, strings.TrimSpace(string(comm)), ns, p)
+				accepted.Add(1)
+			}
 			c.Close()
 		}
 	}()
