@@ -37,7 +37,8 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 
 // FuzzParse checks the parser's contract on arbitrary input: no panic, a
 // profile or an error but never both, and a profile that passes Validate
-// has only absolute-or-expandable, clean, non-reserved binds. The rest of
+// has only absolute-or-expandable, clean, non-reserved binds and limits in
+// range. The rest of
 // the property, that such a profile gives a spec passing the shared
 // invariant checker, is runtime/specgen's FuzzProfileToSpec (profiles may
 // not import specgen).
@@ -76,7 +77,37 @@ func FuzzParse(f *testing.F) {
 		for _, m := range p.Filesystem.Tmpfs {
 			checkFuzzPath(t, m.Dest, true)
 		}
+		checkFuzzLimits(t, p.Limits)
 	})
+}
+
+// checkFuzzLimits: a valid profile's limits are in range (security suite
+// §6: the parser's fuzz invariant), restated here independently of
+// Validate: sizes positive or "max", cpu in (0, 1024] cores, pids 1 to
+// 2^22, weights 1 to 10000, nofile 1 to 2^20, core not negative.
+func checkFuzzLimits(t *testing.T, l Limits) {
+	t.Helper()
+	for _, m := range []string{l.Memory, l.MemorySwap} {
+		if m == "" || m == "max" {
+			continue
+		}
+		if n, err := ParseMemory(m); err != nil || n <= 0 {
+			t.Fatalf("valid profile with memory size %q (%d, %v)", m, n, err)
+		}
+	}
+	if c := l.CPU; c != nil && !(*c > 0 && *c <= 1024) {
+		t.Fatalf("valid profile with cpu %v", *c)
+	}
+	for _, r := range []struct {
+		name     string
+		v        *int64
+		min, max int64
+	}{{"pids", l.Pids, 1, 1 << 22}, {"cpu_weight", l.CPUWeight, 1, 10000}, {"io_weight", l.IOWeight, 1, 10000},
+		{"nofile", l.Nofile, 1, 1 << 20}, {"core", l.Core, 0, 1<<63 - 1}} {
+		if r.v != nil && (*r.v < r.min || *r.v > r.max) {
+			t.Fatalf("valid profile with %s = %d", r.name, *r.v)
+		}
+	}
 }
 
 func checkFuzzPath(t *testing.T, s string, dest bool) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nixbox/nixbox/runtime/cgroups"
 	"github.com/nixbox/nixbox/runtime/sandbox"
 )
 
@@ -64,8 +65,16 @@ func cmdEnter(s *streams, args []string) error {
 	if rec.UID != env.UID {
 		return fmt.Errorf("%w %q: it belongs to uid %d", errNoInstance, id, rec.UID)
 	}
+	opts := sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile}
+	if rec.Cgroup != "" {
+		// The entered process must be held by the instance's limits
+		// like the app (security suite case 51): checked on the host,
+		// and the process is killed if it is not in the cgroup.
+		ctrls := rec.Limits.controllers()
+		opts.Verify = func(pid int) error { return cgroups.DefaultHost().Verify(pid, rec.Cgroup, ctrls) }
+	}
 	code, err := sandbox.Enter(context.Background(), root, id, argv, sandbox.EnterOptions{
-		Options:  sandbox.Options{Stdin: s.in, Stdout: s.outFile, Stderr: s.errFile},
+		Options:  opts,
 		Terminal: env.Terminal,
 		InitPid:  rec.Pid,
 	})

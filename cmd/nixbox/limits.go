@@ -66,6 +66,16 @@ func limitsOf(p *profiles.Profile) *recordLimits {
 	return &r
 }
 
+// controllers are the cgroup controllers the recorded limits need (as
+// specgen.CgroupControllers gives them for the profile).
+func (r *recordLimits) controllers() []string {
+	if r == nil {
+		return nil
+	}
+	return specgen.CgroupControllers(&profiles.Profile{Limits: profiles.Limits{Memory: r.Memory, MemorySwap: r.MemorySwap,
+		CPU: r.CPU, CPUWeight: r.CPUWeight, Pids: r.Pids, IOWeight: r.IOWeight}})
+}
+
 // oomKilled is returned by run when the kernel killed the app for
 // memory; exitcode.go prints it and exits with the app's status (137).
 type oomKilled struct {

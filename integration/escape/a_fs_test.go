@@ -279,17 +279,25 @@ func addSymlinkToStore(t *testing.T, name, target string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestCase05_SymlinkMember: a closure member that is a symlink to the
-// user's ~/.ssh (stand-in added with nix-store --add), to /etc (fixture
-// EVIL_SYMLINK) or to /run/user/UID is a symlink inside (lstat S_IFLNK,
-// readlink literal) and its target is ENOENT: never bound through.
+// TestCase05_SymlinkMember: a closure member that is a symlink to /etc
+// (fixture EVIL_SYMLINK, a dependency of fixture EVIL_APP), to the
+// user's ~/.ssh or to /run/user/UID (stand-ins: the fixture build cannot
+// know per-run paths, so these are added with nix-store --add as root and
+// given as closure roots) is a symlink inside (lstat S_IFLNK, readlink
+// literal) and its target is ENOENT: never bound through.
 // Src: Flatpak's symlink export handling; Nix allows symlink outputs.
 func TestCase05_SymlinkMember(t *testing.T) {
 	evil := h.Fixture(t, "EVIL_SYMLINK")
+	// evil-app references evil-symlink: the /etc variant is a dependency
+	// of a fixture package, as §4 states it.
+	evilApp := h.Fixture(t, "EVIL_APP")
+	if !closureSet(t, evilApp)[evil] {
+		t.Fatalf("%s does not depend on %s", evilApp, evil)
+	}
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		ssh := addSymlinkToStore(t, "nbx-ssh-link", e.R.Home+"/.ssh")
 		runu := addSymlinkToStore(t, "nbx-runuser-link", "/run/user/"+itoa(e.R.UID))
-		pk := append(h.Packages(t), ssh, runu, evil)
+		pk := append(h.Packages(t), ssh, runu, evilApp)
 		m := h.Lines(t, e.Py(t, "[app]\npackages = "+h.TomlList(pk...)+"\n", `
 import stat
 for p in `+pyList(ssh, runu, evil)+`:

@@ -103,7 +103,9 @@ out('etc-nonregular', 0, json.dumps(bad))
 // has no /run/wrappers; a root-owned mode-4755 binary (stand-in: a copy
 // of the probe made setuid root on the host and bound with the unsafe
 // bind) runs without privilege: NoNewPrivs 1, CapEff 0, euid == uid,
-// and the bind is nosuid.
+// and the bind is nosuid. A capability wrapper stand-in (a copy with file
+// capabilities cap_net_raw,cap_sys_admin+ep, as ping has) gains nothing:
+// CapEff and CapPrm 0, a raw socket refused.
 // Src: Docker TestRunNoNewPrivSetuid; bubblewrap sets NNP always; Firejail CVE-2022-31214.
 func TestCase17_SetuidNoNewPrivs(t *testing.T) {
 	if os.Getuid() != 0 {
@@ -123,22 +125,45 @@ func TestCase17_SetuidNoNewPrivs(t *testing.T) {
 	if err := os.Chmod(suid, 0o4755|os.ModeSetuid); err != nil {
 		t.Fatal(err)
 	}
+	// The capability wrapper stand-in (ping's cap_net_raw): a copy with
+	// file capabilities.
+	capBin := filepath.Join(dir, "python3-cap")
+	if err := h.CopyFile(h.Bin(t, "PYTHON3", "python3"), capBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("setcap", "cap_net_raw,cap_sys_admin+ep", capBin).CombinedOutput(); err != nil {
+		h.SkipOrFail(t, "setcap (libcap2-bin) on the stand-in: %v %s", err, out)
+	}
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		prof := e.Profile(t, "[[filesystem.bind]]\nsource = \""+dir+"\"\ndest = \"/suid\"\nunsafe = \"escape case 17: setuid stand-in\"\n")
-		res := e.RunIn(t, prof, "", "/suid/python3-suid", "-c", `
+		// APP must be a store path: bash execs the stand-in (its stdlib
+		// found through PYTHONHOME, as it runs outside its store path).
+		res := e.RunIn(t, prof, "", h.Bin(t, "BASH", "bash"), "-c", `PYTHONHOME=$0 exec "$@"`, h.Fixture(t, "PYTHON3"), "/suid/python3-suid", "-c", `
 import os
 st = open('/proc/self/status').read()
 f = {l.split(':')[0]: l.split(':', 1)[1].strip() for l in st.splitlines() if ':' in l}
 mi = [l for l in open('/proc/self/mountinfo') if ' /suid ' in l]
 print(os.getuid(), os.geteuid(), f['CapEff'], f['NoNewPrivs'], 'nosuid' in (mi[0] if mi else ''), os.path.exists('/run/wrappers/bin/sudo'), '/run/wrappers' in os.environ.get('PATH', ''))
 `)
-		if res.Code == 125 {
-			t.Logf("the setuid bind was refused: %s", res)
-			return
-		}
 		want := strconv.Itoa(e.R.UID) + " " + strconv.Itoa(e.R.UID) + " 0000000000000000 1 True False False"
 		if strings.TrimSpace(res.Stdout) != want {
-			t.Errorf("setuid stand-in inside: got %q, want %q: %s", strings.TrimSpace(res.Stdout), want, res)
+			t.Errorf("setuid stand-in inside: got %q, want %q: %s", strings.TrimSpace(res.Stdout), want, res.Stderr)
+		}
+		res = e.RunIn(t, prof, "", h.Bin(t, "BASH", "bash"), "-c", `PYTHONHOME=$0 exec "$@"`, h.Fixture(t, "PYTHON3"), "/suid/python3-cap", "-c", `
+import os, socket
+st = open('/proc/self/status').read()
+f = {l.split(':')[0]: l.split(':', 1)[1].strip() for l in st.splitlines() if ':' in l}
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, 1); raw = 'raw-ok'
+except OSError as x:
+    raw = 'raw-errno-%d' % x.errno
+print(f['CapEff'], f['CapPrm'], raw)
+`)
+		// A raw socket is refused (EPERM without the capability, or the
+		// filter's EAFNOSUPPORT, as in case 39).
+		if got := strings.TrimSpace(res.Stdout); got != "0000000000000000 0000000000000000 raw-errno-1" &&
+			got != "0000000000000000 0000000000000000 raw-errno-97" {
+			t.Errorf("capability wrapper stand-in inside: got %q, want no capabilities and EPERM for a raw socket: %s", got, res)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	h "github.com/nixbox/nixbox/integration/harness"
 )
@@ -166,15 +167,18 @@ scf('open_tree-root', 428, -100, '/', 1)
 	})
 }
 
-// TestCase26_ForgeIdentity: nixbox provides no /.nixbox-info or
-// /.flatpak-info (no portal exists yet: refused-feature), so the case
-// checks that neither exists, that none can be created (read-only root),
-// and that nixbox's own /.nixbox directory (init and filter) cannot be
-// unlinked, renamed, overwritten or hidden.
+// TestCase26_ForgeIdentity: nixbox provides no identity file
+// (/.nixbox-info, /.flatpak-info) and no portal that would read one
+// (refused-feature). The case checks what remains of §4: neither file
+// exists nor can be created (read-only root), nixbox's own /.nixbox
+// (nixbox-init and the filter) cannot be unlinked, renamed, overwritten,
+// bound over or unmounted, and a host reader (the fake portal) of
+// /proc/PID/root/.nixbox-info and /.flatpak-info after the attempts finds
+// nothing forged.
 // Src: the impact of CVE-2021-41133; portals read /proc/$pid/root/.flatpak-info.
 func TestCase26_ForgeIdentity(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
-		m := h.Lines(t, e.Py(t, "", `
+		b := e.R.Start(t, true, pyArgv(t, e.Profile(t, ""), `
 tryf('stat-nixbox-info', os.stat, '/.nixbox-info')
 tryf('stat-flatpak-info', os.stat, '/.flatpak-info')
 tryf('create-nixbox-info', lambda: os.open('/.nixbox-info', os.O_WRONLY|os.O_CREAT, 0o644))
@@ -185,7 +189,18 @@ tryf('overwrite-filter', lambda: os.open('/.nixbox/seccomp.bpf', os.O_WRONLY|os.
 tryf('overwrite-init', lambda: os.open('/.nixbox/init', os.O_WRONLY))
 scf('bind-over', 165, '/tmp', '/.nixbox', 0, 0x1000, 0)
 scf('umount-filter', 166, '/.nixbox/seccomp.bpf', 2)
-`))
+scf('unshare-ns', 272, 0x20000)
+print('DONE', flush=True)
+sys.stdin.readline()
+`)...)
+		b.WaitLine(t, "DONE", 30*time.Second)
+		app := appPid(t, e.R.WaitInstance(t, b.Exited).Pid)
+		for _, f := range []string{".nixbox-info", ".flatpak-info"} {
+			if _, err := os.Stat("/proc/" + itoa(app) + "/root/" + f); !os.IsNotExist(err) {
+				t.Errorf("HOST: the fake portal reading /proc/%d/root/%s: %v, want ENOENT", app, f, err)
+			}
+		}
+		m := h.Lines(t, b.Wait(t))
 		h.Want(t, m, "stat-nixbox-info", syscall.ENOENT)
 		h.Want(t, m, "stat-flatpak-info", syscall.ENOENT)
 		h.Want(t, m, "create-nixbox-info", syscall.EROFS, syscall.EACCES)
@@ -196,6 +211,7 @@ scf('umount-filter', 166, '/.nixbox/seccomp.bpf', 2)
 		h.Want(t, m, "overwrite-init", syscall.EROFS, syscall.EACCES, syscall.ETXTBSY)
 		h.Want(t, m, "bind-over", syscall.EPERM)
 		h.Want(t, m, "umount-filter", syscall.EPERM)
+		h.Want(t, m, "unshare-ns", syscall.EPERM)
 	})
 }
 

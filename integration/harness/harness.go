@@ -259,7 +259,12 @@ func (r *Runner) Env(extra ...string) []string {
 
 // Cmd builds a nixbox command run as r.
 func (r *Runner) Cmd(ctx context.Context, args ...string) *exec.Cmd {
-	c := exec.CommandContext(ctx, Nixbox, args...)
+	return r.CmdBin(ctx, Nixbox, args...)
+}
+
+// CmdBin is Cmd with another nixbox binary (a copy installed elsewhere).
+func (r *Runner) CmdBin(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, bin, args...)
 	c.Env = r.Env()
 	c.Dir = r.Home
 	c.SysProcAttr = r.Cred()
@@ -324,4 +329,15 @@ func WriteProfile(t testing.TB, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// LookupUID returns the uid of a user or stops the test.
+func LookupUID(t testing.TB, name string) int {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		SkipOrFail(t, "user %s missing (run `make setup`): %v", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	return uid
 }

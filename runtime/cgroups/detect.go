@@ -28,15 +28,27 @@ const (
 type Host struct {
 	// Root is the directory the cgroup file systems are mounted in.
 	Root string
-	// Mountinfo is the process's mount table (/proc/self/mountinfo).
+	// Mountinfo is the calling thread's mount table
+	// (/proc/thread-self/mountinfo).
 	Mountinfo string
 	// SelfCgroup is the process's cgroup membership (/proc/self/cgroup).
 	SelfCgroup string
 }
 
 // DefaultHost is the running machine.
+//
+// The mount table is the calling thread's, never /proc/self's: /proc/self
+// is the thread-group leader, and libcontainer creates mount sources in a
+// locked goroutine that does unshare(CLONE_FS) + setns into the sandbox's
+// mount namespace. When the Go scheduler runs that goroutine on the main
+// thread, the runtime cannot end the thread, so the leader stays in the
+// sandbox's mount namespace and /proc/self/mountinfo shows the sandbox's
+// mounts (no /sys/fs/cgroup): Verify then refused every such run with
+// "no cgroup file system mounted" (escape suite cases 56-58, about 1 run in
+// 10 with limits). It failed closed, but a host check must never read the
+// sandbox's view of the file system.
 func DefaultHost() Host {
-	return Host{Root: "/sys/fs/cgroup", Mountinfo: "/proc/self/mountinfo", SelfCgroup: "/proc/self/cgroup"}
+	return Host{Root: "/sys/fs/cgroup", Mountinfo: "/proc/thread-self/mountinfo", SelfCgroup: "/proc/self/cgroup"}
 }
 
 // Hierarchy is one mounted cgroup v1 hierarchy.

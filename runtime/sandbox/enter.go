@@ -134,6 +134,23 @@ func Enter(ctx context.Context, stateRoot, id string, argv []string, o EnterOpti
 		// libcontainer logs at this numeric level (logrus.WarnLevel).
 		LogLevel: "3",
 	}
+	// Into every cgroup of the sandbox, each on its own. With no
+	// SubCgroupPaths libcontainer's setns process joins through
+	// Manager.AddPid, which stops at the first hierarchy it cannot write
+	// and, for a rootless container, ignores that error: on a hybrid host
+	// the cgroup2 mount (where an unprivileged user may not move a process
+	// out of the root cgroup) failed first in a random share of runs, and
+	// the entered process stayed outside the instance's memory, pids and
+	// cpu limits (security suite case 51). A per-controller map (the
+	// container's own cgroup, sub-path "") makes libcontainer write each
+	// hierarchy separately; Options.Verify then checks the result. Only
+	// cgroup v1 and hybrid hosts have named controllers (v2 allows "" alone).
+	for ctrl := range st.CgroupPaths {
+		if ctrl != "" {
+			proc.SubCgroupPaths = map[string]string{ctrl: ""}
+			break
+		}
+	}
 	var console *consoleIO
 	if o.Terminal {
 		console, err = newConsole(o.Options, proc)
@@ -152,6 +169,12 @@ func Enter(ctx context.Context, stateRoot, id string, argv []string, o EnterOpti
 
 	if err := c.Run(proc); err != nil {
 		return 0, fmt.Errorf("%w: %s: %w", ErrNotEnterable, id, err)
+	}
+	// libcontainer moved the process into the cgroups before letting it
+	// run; if one is missing (an error libcontainer ignored for a rootless
+	// container) the process is killed and enter fails (fail closed).
+	if err := verifyStarted(o.Options, proc); err != nil {
+		return 0, err
 	}
 	if console != nil {
 		if err := console.start(); err != nil {
