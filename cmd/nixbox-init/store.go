@@ -23,9 +23,9 @@ package main
 //	  symlink: readlinkat(src, "")   must be the listed target; recreated
 //	                                 with symlinkat, never bound through
 //	                                 (security suite case 5)
-//	  dir, file: mkdirat / O_CREAT|O_EXCL on the tmpfs, then
+//	  dir, file: mkdirat / mknodat(S_IFREG) NAME on the tmpfs, then
 //	  open_tree(src, "", OPEN_TREE_CLONE|AT_EMPTY_PATH) and
-//	  move_mount(tree, "", target fd, "", F_EMPTY_PATH|T_EMPTY_PATH)
+//	  move_mount(tree, "", tmpfs fd, NAME, MOVE_MOUNT_F_EMPTY_PATH)
 //	mount_setattr(/nix/store, AT_RECURSIVE, RDONLY|NOSUID|NODEV)
 //	umount2(/.nixbox/store, MNT_DETACH), then check it is no mount root
 //	drop CAP_SYS_ADMIN and CAP_SETPCAP from every set, bounding included
@@ -41,9 +41,10 @@ package main
 //     detached (checked here and again by checkStore).
 //   - Sources are resolved exactly once, beneath the staging descriptor
 //     and without following any symlink or crossing a mount, and are used
-//     only through that descriptor; targets are made through a descriptor
-//     of a fresh tmpfs that no other process can reach. No path string is
-//     resolved twice, so the symlink-exchange races of runc's
+//     only through that descriptor; targets are single components made
+//     and named relative to a descriptor of a fresh tmpfs that no other
+//     process can reach, and never followed. No path string is resolved
+//     twice in a place anyone else can write, so the symlink-exchange races of runc's
 //     CVE-2021-30465 and the leaked-descriptor class of CVE-2024-21626
 //     (every descriptor here is close-on-exec and closed) have no place
 //     to happen.
@@ -176,13 +177,18 @@ static void check_empty_tmpfs(int store) {
 	closedir(dir);
 }
 
-// attach clones the source (not recursively: a mount below a store path on
-// the host stays out) and moves the clone onto the target, both by
-// descriptor.
-static void attach(int src, int tgt, const char *name) {
+// attach clones the source by its descriptor (not recursively: a mount
+// below a store path on the host stays out) and moves the clone onto the
+// mount point NAME just made in the store tmpfs. The target is named
+// relative to the tmpfs's descriptor: one component, checked by
+// valid_name, created by mkdirat/mknodat (which fail if anything is
+// there), not followed if it were a symlink (no MOVE_MOUNT_T_SYMLINKS),
+// on a file system no other process can reach. Opening it to move onto
+// its descriptor would add two system calls per store path and no safety.
+static void attach(int src, int store, const char *name) {
 	int tree = syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0) store_die(name, "open_tree");
-	if (syscall(SYS_move_mount, tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (syscall(SYS_move_mount, tree, "", store, name, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		store_die(name, "move_mount");
 	close(tree);
 }
@@ -221,7 +227,6 @@ static void assemble(void) {
 		if (src < 0) store_die(name, "opening in the host's store");
 		struct stat st;
 		if (fstat(src, &st) < 0) store_die(name, "stat");
-		int tgt = -1;
 		switch (st.st_mode & S_IFMT) {
 		case S_IFLNK: {
 			if (kind != 's') store_fail(name, "a symlink in the store, not when the closure was resolved");
@@ -235,20 +240,15 @@ static void assemble(void) {
 		case S_IFDIR:
 			if (kind != 'p') store_fail(name, "not a symlink in the store any more");
 			if (mkdirat(store, name, 0755) < 0) store_die(name, "creating the mount point");
-			tgt = openat(store, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (tgt < 0) store_die(name, "opening the mount point");
+			attach(src, store, name);
 			break;
 		case S_IFREG:
 			if (kind != 'p') store_fail(name, "not a symlink in the store any more");
-			tgt = openat(store, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-			if (tgt < 0) store_die(name, "creating the mount point");
+			if (mknodat(store, name, S_IFREG | 0444, 0) < 0) store_die(name, "creating the mount point");
+			attach(src, store, name);
 			break;
 		default:
 			store_fail(name, "not a directory, regular file or symlink");
-		}
-		if (tgt >= 0) {
-			attach(src, tgt, name);
-			close(tgt);
 		}
 		close(src);
 		line = end + 1;
