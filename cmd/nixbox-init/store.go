@@ -374,15 +374,20 @@ func checkStore() error {
 	if err != nil {
 		return err
 	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	return checkStoreView(list, mi)
+}
+
+// checkStoreView is checkStore on the closure list and mountinfo given.
+func checkStoreView(list, mi []byte) error {
 	want := map[string]bool{}
 	for _, l := range strings.Split(string(list), "\n") {
 		if name, ok := strings.CutPrefix(l, "p "); ok {
 			want[storeDir+"/"+name] = true
 		}
-	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
 	}
 	tmpfs := 0
 	sc := bufio.NewScanner(bytes.NewReader(mi))
