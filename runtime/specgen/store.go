@@ -44,8 +44,11 @@ const StoreListPath = "/.nixbox/store.list"
 const StoreListHeader = "nixbox-store 1"
 
 // storeTmpfsSize bounds the /nix/store tmpfs: it holds only empty
-// directories, empty files and symlinks (mount points and symlink members).
-const storeTmpfsSize = "size=1m"
+// directories, empty files and symlinks (mount points and symlink members),
+// and is read-only before the app runs. Directories and short symlinks
+// take no pages; a symlink target longer than 127 bytes takes one, so this
+// leaves room for 4096 of them.
+const storeTmpfsSize = "size=16m"
 
 // StoreList returns the closure list for nixbox-init: the header line,
 // then one line per member, in the closure's order:
