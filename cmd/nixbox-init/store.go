@@ -44,10 +44,10 @@ package main
 //     only through that descriptor; targets are single components made
 //     and named relative to a descriptor of a fresh tmpfs that no other
 //     process can reach, and never followed. No path string is resolved
-//     twice in a place anyone else can write, so the symlink-exchange races of runc's
-//     CVE-2021-30465 and the leaked-descriptor class of CVE-2024-21626
-//     (every descriptor here is close-on-exec and closed) have no place
-//     to happen.
+//     twice in a place anyone else can write, so the symlink-exchange
+//     races of runc's CVE-2021-30465 and the leaked-descriptor class of
+//     CVE-2024-21626 (every descriptor here is close-on-exec and closed)
+//     have no place to happen.
 //   - The clones keep the staging bind's read-only, nosuid and nodev
 //     flags (checked once on the staging bind), and mount_setattr sets
 //     them again on the whole tree, the tmpfs included.
