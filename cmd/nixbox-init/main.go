@@ -93,6 +93,14 @@ func run(args []string) int {
 	if os.Getpid() != 1 {
 		return fail(exitInitError, "nixbox-init: must run as PID 1 of a sandbox")
 	}
+	// The constructor in store.go assembled /nix/store and dropped what
+	// that needed; check rather than trust, before reporting ready.
+	if err := checkStore(); err != nil {
+		return fail(exitInitError, "nixbox-init: the assembled store: %v", err)
+	}
+	if err := checkInitCaps(); err != nil {
+		return fail(exitInitError, "nixbox-init: capabilities left after the store assembly: %v", err)
+	}
 
 	// Every descriptor above stderr, except the watch pipe, is closed-on-exec
 	// so the app inherits only 0, 1 and 2 (CVE-2024-21626: a leaked fd is a
@@ -249,6 +257,9 @@ func enter(a []string) int {
 	}
 	if os.Getpid() == 1 {
 		return fail(exitInitError, "nixbox-init: --enter joins a running sandbox; it cannot be its PID 1")
+	}
+	if err := checkInitCaps(); err != nil {
+		return fail(exitInitError, "nixbox-init: capabilities left after dropping the store assembly's: %v", err)
 	}
 	// libcontainer passes only 0, 1 and 2 to a setns process, but make
 	// sure nothing else reaches the command.

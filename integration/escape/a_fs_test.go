@@ -132,9 +132,11 @@ func hasOpt(opts, o string) bool {
 
 // TestCase02_MountInventory: the sandbox's mountinfo holds exactly a
 // read-only root, proc (+ masks), a /dev tmpfs with devpts, shm and the
-// device binds, /tmp, nixbox's /.nixbox files, the home, and one
-// ro,nosuid,nodev mount per closure path; no old root; every rw mount is
-// nosuid. Host mountinfo identical before/after (Matrix) and during.
+// device binds, /tmp, nixbox's /.nixbox files, the home, the /nix/store
+// tmpfs and one mount per closure path on it, all ro,nosuid,nodev; no
+// staging bind left at /.nixbox/store and no mount of the whole store; no
+// old root; every rw mount is nosuid. Host mountinfo identical
+// before/after (Matrix) and during.
 // Src: bubblewrap "oldroot should not be visible"; runc no_pivot.bats and mount propagation tests.
 func TestCase02_MountInventory(t *testing.T) {
 	pk := h.Packages(t)
@@ -146,8 +148,23 @@ func TestCase02_MountInventory(t *testing.T) {
 		m := h.Lines(t, res)
 		ms := parseMountinfo(m["mountinfo"].Detail)
 		store := map[string]bool{}
+		storeTmpfs := 0
 		for _, x := range ms {
 			switch {
+			case x.Point == "/.nixbox/store" || strings.HasPrefix(x.Point, "/.nixbox/store/"):
+				t.Errorf("the staging bind of the whole store is still mounted: %+v", x)
+			case x.Root == "/nix/store" || x.Root == "/nix":
+				t.Errorf("a mount exposes the whole store: %+v", x)
+			case x.Point == "/nix/store":
+				storeTmpfs++
+				if x.FSType != "tmpfs" {
+					t.Errorf("/nix/store is not the assembly's tmpfs: %+v", x)
+				}
+				for _, o := range []string{"ro", "nosuid", "nodev"} {
+					if !hasOpt(x.Opts, o) {
+						t.Errorf("/nix/store lacks %s: %s", o, x.Opts)
+					}
+				}
 			case x.Point == "/":
 				if !hasOpt(x.Opts, "ro") {
 					t.Errorf("root is not read-only: %+v", x)
@@ -176,6 +193,9 @@ func TestCase02_MountInventory(t *testing.T) {
 			if dev && x.Root != "/null" && x.Root != x.Point[len("/dev"):] {
 				t.Errorf("device bind %s comes from %s", x.Point, x.Root)
 			}
+		}
+		if storeTmpfs != 1 {
+			t.Errorf("%d mounts at /nix/store, want the one tmpfs", storeTmpfs)
 		}
 		for p := range closure {
 			if !store[p] {

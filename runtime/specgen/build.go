@@ -173,7 +173,8 @@ func Default(root string) *specs.Spec {
 			// the app's nested namespace. The stage that makes that
 			// namespace clears every set, bounding included, and the app
 			// runs with no capability at all. Inheritable and ambient
-			// stay empty (CVE-2022-29162).
+			// stay empty (CVE-2022-29162). WithStore adds what the store
+			// assembly needs, which nixbox-init drops right after it.
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: []string{"CAP_SETFCAP"}, Effective: []string{},
 				Permitted: []string{"CAP_SETFCAP"}, Inheritable: []string{}, Ambient: []string{},
@@ -284,18 +285,14 @@ func Build(in Input) (*Plan, error) {
 	}
 	opts = append(opts, limits...)
 
-	// The store: one read-only bind per closure member. A member that is a
-	// symlink is recreated as a symlink and never bound: a bind mount
-	// follows its source, and a symlink output can point anywhere.
-	var storePaths []string
-	for _, sp := range in.Closure.Paths {
-		if t, ok := in.Closure.Symlinks[sp]; ok {
-			plan.Rootfs = append(plan.Rootfs, rootfs.Entry{Path: strings.TrimPrefix(sp, "/"), Kind: rootfs.Symlink, Target: t})
-			continue
-		}
-		storePaths = append(storePaths, sp)
+	// The store: nixbox-init assembles the closure on an empty tmpfs from
+	// one staging bind of the host's store (see WithStore and store.go).
+	list, err := StoreList(in.Closure)
+	if err != nil {
+		return nil, err
 	}
-	opts = append(opts, WithStoreMounts(storePaths))
+	plan.Rootfs = append(plan.Rootfs, rootfs.Entry{Path: strings.TrimPrefix(StoreListPath, "/"),
+		Kind: rootfs.File, Mode: 0o444, Data: list})
 
 	// $HOME: an empty tmpfs, or the per-profile persistent directory.
 	// The real home is never visible.
@@ -356,10 +353,11 @@ func Build(in Input) (*Plan, error) {
 	extra = append(extra, masks(in.Binds, in.Protected)...)
 	sort.SliceStable(extra, func(i, j int) bool { return depth(extra[i].Destination) < depth(extra[j].Destination) })
 	opts = append(opts, WithMounts(extra...))
-	// nixbox's own files go last, on top of everything: even a profile
-	// bind whose destination a planted symlink redirected (security suite
-	// case 8) cannot shadow the init or the filter it loads.
-	opts = append(opts, WithMounts(
+	// nixbox's own files and the store go last, on top of everything: even
+	// a profile bind whose destination a planted symlink redirected
+	// (security suite case 8) cannot shadow the init, the filter it loads
+	// or the store it assembles.
+	opts = append(opts, WithStore(), WithMounts(
 		specs.Mount{Destination: InitPath, Type: "bind", Source: env.InitPath,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}},
 		specs.Mount{Destination: SeccompPath, Type: "bind", Source: in.SeccompBPF,

@@ -173,8 +173,9 @@ func has(opts []string, o string) bool {
 	return false
 }
 
-// TestSymlinkMemberNotBound: a symlink closure member becomes a symlink
-// entry and no mount (a bind would follow it to the host's /etc).
+// TestSymlinkMemberNotBound: a symlink closure member is listed for
+// nixbox-init as a symlink with its literal target, and nothing binds it
+// (a bind would follow it to the host's /etc).
 func TestSymlinkMemberNotBound(t *testing.T) {
 	plan := buildCase(t, "default")
 	for _, m := range plan.Spec.Mounts {
@@ -182,14 +183,49 @@ func TestSymlinkMemberNotBound(t *testing.T) {
 			t.Fatalf("symlink member mounted: %+v", m)
 		}
 	}
-	found := false
+	var list string
 	for _, e := range plan.Rootfs {
-		if e.Path == strings.TrimPrefix(evil, "/") && e.Kind == "symlink" && e.Target == "/etc" {
-			found = true
+		if e.Path == strings.TrimPrefix(StoreListPath, "/") && e.Kind == "file" {
+			list = e.Data
 		}
 	}
-	if !found {
-		t.Fatalf("symlink member not recreated: %+v", plan.Rootfs)
+	if !strings.Contains(list, "\ns "+strings.TrimPrefix(evil, "/nix/store/")+" /etc\n") {
+		t.Fatalf("symlink member not listed as one: %q", list)
+	}
+}
+
+// TestStoreList: the closure list nixbox-init reads, and the members it
+// cannot carry.
+func TestStoreList(t *testing.T) {
+	t.Parallel()
+	got, err := StoreList(testClosure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := StoreListHeader + "\n" +
+		"p 0c2dx1nqm2i6cv0l4cd8gbmr4qwm8b5m-glibc-2.36-host\n" +
+		"p 1a2b3c4d5f6g7h8i9j0k1l2m3n4p5q6r-hello-1.0\n" +
+		"s 9z8y7x6w5v4s3r2q1p0n9m8l7k6j5i4h-evil-symlink /etc\n"
+	if got != want {
+		t.Fatalf("StoreList = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		cl   closure.Closure
+	}{
+		{"outside the store", closure.Closure{Paths: []string{"/opt/x"}}},
+		{"below a store path", closure.Closure{Paths: []string{app + "/bin"}}},
+		{"link farm", closure.Closure{Paths: []string{"/nix/store/.links"}}},
+		{"dot-dot", closure.Closure{Paths: []string{"/nix/store/.."}}},
+		{"newline in a target", closure.Closure{Paths: []string{evil}, Symlinks: map[string]string{evil: "/etc\np x"}}},
+		{"empty target", closure.Closure{Paths: []string{evil}, Symlinks: map[string]string{evil: ""}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := StoreList(tc.cl); !errors.Is(err, ErrBuild) {
+				t.Fatalf("StoreList = %v, want %v", err, ErrBuild)
+			}
+		})
 	}
 }
 
@@ -276,7 +312,7 @@ func TestOptsNilSafe(t *testing.T) {
 		"WithTerminal":     WithTerminal(true),
 		"WithCwd":          WithCwd("/"),
 		"WithRoot":         WithRoot("rootfs"),
-		"WithStoreMounts":  WithStoreMounts([]string{glibc}),
+		"WithStore":        WithStore(),
 	}
 	for name, o := range opts {
 		t.Run(name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package specgen
 
 import (
 	"sort"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -142,26 +141,6 @@ func WithCwd(dir string) Opt {
 func WithRoot(path string) Opt {
 	return func(s *specs.Spec) error {
 		s.Root = &specs.Root{Path: path, Readonly: true}
-		return nil
-	}
-}
-
-// storeBind is a read-only, nosuid, nodev bind of one store path.
-func storeBind(p string) specs.Mount {
-	return specs.Mount{Destination: p, Type: "bind", Source: p,
-		Options: []string{"bind", "ro", "nosuid", "nodev"}}
-}
-
-// WithStoreMounts binds each store path read-only at the same place.
-// Symlink members must not be passed here (see Build).
-func WithStoreMounts(paths []string) Opt {
-	return func(s *specs.Spec) error {
-		for _, p := range paths {
-			if !strings.HasPrefix(p, "/nix/store/") {
-				continue
-			}
-			s.Mounts = append(s.Mounts, storeBind(p))
-		}
 		return nil
 	}
 }

@@ -15,20 +15,24 @@ import (
 const (
 	InitPath    = "/.nixbox/init"
 	SeccompPath = "/.nixbox/seccomp.bpf"
+	StagingPath = "/.nixbox/store"
 )
+
+// storeDir is the Nix store, the only one nixbox supports.
+const storeDir = "/nix/store"
 
 // The invariants. Every error Check returns wraps exactly one of them.
 var (
 	ErrShape       = errors.New("spec lacks linux, process or root")
 	ErrNamespaces  = errors.New("no new user or mount namespace, or a namespace joined by path")
-	ErrCaps        = errors.New("capabilities beyond nixbox-init's CAP_SETFCAP")
+	ErrCaps        = errors.New("capabilities beyond nixbox-init's CAP_SETFCAP (and, with the store staging bind, CAP_SYS_ADMIN and CAP_SETPCAP)")
 	ErrNoNewPrivs  = errors.New("no_new_privs off")
 	ErrRootRW      = errors.New("root is writable")
 	ErrIDMap       = errors.New("id map is not a single mapping of one id")
 	ErrInit        = errors.New("process does not start with nixbox-init")
 	ErrSeccompFile = errors.New("compiled seccomp filter not bound read-only for nixbox-init")
 	ErrPolicy      = errors.New("seccomp policy missing or unsafe")
-	ErrStore       = errors.New("store mount not a read-only, nosuid, nodev bind of one store path onto itself")
+	ErrStore       = errors.New("store mount neither a read-only, nosuid, nodev bind of one store path onto itself, nor the assembly's tmpfs and single read-only staging bind")
 	ErrNixState    = errors.New("Nix daemon socket or /nix/var exposed")
 	ErrSysfs       = errors.New("sysfs or cgroupfs mounted")
 	ErrBindFlags   = errors.New("bind without nosuid,nodev")
@@ -69,16 +73,29 @@ func CheckOptions(s *specs.Spec, policy *specs.LinuxSeccomp, o Options) []error 
 		bad(ErrShape, "%+v", s)
 		return errs
 	}
-	checkProcess(s, bad)
+	assembly := hasStaging(s)
+	checkProcess(s, assembly, bad)
 	checkPolicy(policy, bad)
-	checkMounts(s, o, bad)
+	checkMounts(s, o, assembly, bad)
 	checkMasks(s, o.Protected, bad)
 	return errs
 }
 
 type reporter func(rule error, format string, args ...any)
 
-func checkProcess(s *specs.Spec, bad reporter) {
+// hasStaging reports whether the spec has a mount at StagingPath: the
+// store is then assembled by nixbox-init (runtime/specgen.WithStore), and
+// the rules of that mode apply.
+func hasStaging(s *specs.Spec) bool {
+	for _, m := range s.Mounts {
+		if m.Destination == StagingPath {
+			return true
+		}
+	}
+	return false
+}
+
+func checkProcess(s *specs.Spec, assembly bool, bad reporter) {
 	var userNS, mountNS bool
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Path != "" {
@@ -98,7 +115,14 @@ func checkProcess(s *specs.Spec, bad reporter) {
 	}
 	// nixbox-init alone holds CAP_SETFCAP, to map the app's nested user
 	// namespace, and drops it before exec; never inheritable or ambient
-	// (CVE-2022-29162), never CAP_SYS_ADMIN.
+	// (CVE-2022-29162). CAP_SYS_ADMIN and CAP_SETPCAP only to assemble the
+	// store from the staging bind: nixbox-init, PID 1 and the only process
+	// of the sandbox, drops them from every set, bounding included, before
+	// it reports ready (cmd/nixbox-init/store.go); never otherwise.
+	allowed := map[string]bool{"CAP_SETFCAP": true}
+	if assembly {
+		allowed["CAP_SYS_ADMIN"], allowed["CAP_SETPCAP"] = true, true
+	}
 	c := s.Process.Capabilities
 	if c == nil {
 		bad(ErrCaps, "no capabilities section (the runtime's default set applies)")
@@ -108,7 +132,7 @@ func checkProcess(s *specs.Spec, bad reporter) {
 		}
 		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
 			for _, cp := range set {
-				if cp != "CAP_SETFCAP" {
+				if !allowed[cp] {
 					bad(ErrCaps, "%s in %+v", cp, c)
 				}
 			}
@@ -221,8 +245,9 @@ func storePath(p string) bool {
 	return ok && rest != "" && !strings.Contains(rest, "/")
 }
 
-func checkMounts(s *specs.Spec, o Options, bad reporter) {
+func checkMounts(s *specs.Spec, o Options, assembly bool, bad reporter) {
 	seen := map[[2]string]int{}
+	initArgs := len(s.Process.Args) > 0 && s.Process.Args[0] == InitPath
 	var seccompOK, initOK bool
 	for _, m := range s.Mounts {
 		d, src := m.Destination, m.Source
@@ -251,6 +276,27 @@ func checkMounts(s *specs.Spec, o Options, bad reporter) {
 		if under(d, "/nix/var") || strings.Contains(d, "daemon-socket") {
 			bad(ErrNixState, "destination %+v", m)
 		}
+		// The staging bind of the whole store: nixbox-init opens only
+		// validated store-path names beneath it (never .links), assembles
+		// the closure and detaches it before anything else runs. So only
+		// exactly this: the host's /nix/store itself, read-only, nosuid,
+		// nodev, non-recursive (a host mount below the store stays out),
+		// private, once, at the reserved path, with nixbox-init as the
+		// process. Anywhere else the whole store is an error (below).
+		if d == StagingPath {
+			seen[[2]string{d, ""}]++
+			if m.Type != "bind" || src != storeDir || !readOnly(m) || !hasOpt(m.Options, "nosuid") ||
+				!hasOpt(m.Options, "nodev") || hasOpt(m.Options, "rbind") || !hasOpt(m.Options, "private") {
+				bad(ErrStore, "staging bind not a read-only, nosuid, nodev, non-recursive, private bind of %s: %+v", storeDir, m)
+			}
+			if seen[[2]string{d, ""}] > 1 {
+				bad(ErrStore, "second staging bind: %+v", m)
+			}
+			if !initArgs {
+				bad(ErrStore, "staging bind without nixbox-init as the process: %+v", m)
+			}
+			continue
+		}
 		unsafe := o.UnsafeSources[src]
 		if bind && !unsafe {
 			// A bind of /, /nix or /nix/var (or below it) hands over the
@@ -270,8 +316,19 @@ func checkMounts(s *specs.Spec, o Options, bad reporter) {
 				}
 			}
 		}
-		// The store view: one read-only bind of each closure member onto
-		// itself, and nothing else under /nix.
+		// The store view assembled by nixbox-init: one tmpfs at /nix/store,
+		// nosuid and nodev (nixbox-init makes it and everything on it
+		// read-only before it reports ready), only with the staging bind.
+		if d == storeDir && m.Type == "tmpfs" {
+			seen[[2]string{d, "tmpfs"}]++
+			if !assembly || bind || !hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev") ||
+				seen[[2]string{d, "tmpfs"}] > 1 {
+				bad(ErrStore, "%+v", m)
+			}
+			continue
+		}
+		// Or one read-only bind of each closure member onto itself, and
+		// nothing else under /nix.
 		if under(d, "/nix") {
 			if !bind || src != d || !storePath(d) || !readOnly(m) ||
 				!hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev") {

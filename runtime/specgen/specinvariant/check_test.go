@@ -75,8 +75,11 @@ func TestCheck(t *testing.T) {
 		{"user namespace joined", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			s.Linux.Namespaces[0].Path = "/proc/1/ns/user"
 		}, specinvariant.ErrNamespaces},
-		{"CAP_SYS_ADMIN", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
-			s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_ADMIN")
+		{"CAP_SYS_PTRACE", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_PTRACE")
+		}, specinvariant.ErrCaps},
+		{"CAP_SYS_ADMIN without the staging bind", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == specinvariant.StagingPath })
 		}, specinvariant.ErrCaps},
 		{"ambient", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			s.Process.Capabilities.Ambient = []string{"CAP_SETFCAP"}
@@ -105,16 +108,50 @@ func TestCheck(t *testing.T) {
 				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0x5412, Op: specs.OpEqualTo}}})
 		}, specinvariant.ErrPolicy},
 		{"no policy", func(_ *specs.Spec, sc *specs.LinuxSeccomp) { sc.DefaultAction = "" }, specinvariant.ErrPolicy},
-		{"store writable", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
-			m := mount(s, app)
-			m.Options = append(drop(m.Options, "ro"), "rw")
+		{"store path writable", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, bind(app, app, "rw", "nosuid", "nodev"))
 		}, specinvariant.ErrStore},
-		{"store suid", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
-			m := mount(s, app)
+		{"store path suid", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, bind(app, app, "ro", "nodev"))
+		}, specinvariant.ErrStore},
+		{"store path from elsewhere", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, bind("/home/u/fake-store", app, "ro", "nosuid", "nodev"))
+		}, specinvariant.ErrStore},
+		{"store tmpfs suid", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			m := mount(s, "/nix/store")
 			m.Options = drop(m.Options, "nosuid")
 		}, specinvariant.ErrStore},
-		{"store elsewhere", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
-			mount(s, app).Source = "/home/u/fake-store"
+		{"store tmpfs without the staging bind", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == specinvariant.StagingPath })
+		}, specinvariant.ErrStore},
+		{"staging writable", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			m := mount(s, specinvariant.StagingPath)
+			m.Options = append(drop(m.Options, "ro"), "rw")
+		}, specinvariant.ErrStore},
+		{"staging recursive", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			m := mount(s, specinvariant.StagingPath)
+			m.Options = append(drop(m.Options, "bind"), "rbind")
+		}, specinvariant.ErrStore},
+		{"staging not private", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			m := mount(s, specinvariant.StagingPath)
+			m.Options = drop(m.Options, "private")
+		}, specinvariant.ErrStore},
+		{"staging without nodev", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			m := mount(s, specinvariant.StagingPath)
+			m.Options = drop(m.Options, "nodev")
+		}, specinvariant.ErrStore},
+		{"staging of /nix", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			mount(s, specinvariant.StagingPath).Source = "/nix"
+		}, specinvariant.ErrStore},
+		{"staging of a home dir", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			mount(s, specinvariant.StagingPath).Source = "/home/u/fake-store"
+		}, specinvariant.ErrStore},
+		{"second staging bind", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, *mount(s, specinvariant.StagingPath))
+		}, specinvariant.ErrStore},
+		{"staging without nixbox-init", func(s *specs.Spec, _ *specs.LinuxSeccomp) { s.Process.Args = s.Process.Args[6:] }, specinvariant.ErrStore},
+		{"staging below the reserved path", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			mount(s, specinvariant.StagingPath).Destination = specinvariant.StagingPath + "/x"
 		}, specinvariant.ErrStore},
 		{"whole store at /nix/store", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			s.Mounts = append(s.Mounts, bind("/nix/store", "/nix/store", "ro", "nosuid", "nodev"))

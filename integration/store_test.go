@@ -1,0 +1,257 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// addFileToStore adds an executable regular file (a bash script) as a
+// top-level store path (nix-store --add, as root): the stand-in for the
+// writeScript-style outputs that are files, not directories.
+func addFileToStore(t *testing.T, body string) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		skipOrFail(t, "adding a file store path needs root (single-user store)")
+	}
+	p := filepath.Join(t.TempDir(), "nbx-store-file")
+	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("nix-store", "--add", p).Output()
+	if err != nil {
+		skipOrFail(t, "nix-store --add: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	dev, root, point, opts, fstype string
+}
+
+func parseMounts(s string) []mountEntry {
+	var ms []mountEntry
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 10 {
+			continue
+		}
+		m := mountEntry{dev: f[2], root: f[3], point: f[4], opts: "," + f[5] + ","}
+		for i := 6; i < len(f)-1; i++ {
+			if f[i] == "-" {
+				m.fstype = f[i+1]
+				break
+			}
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// storeProblems lists what is wrong with the store view in a sandbox's
+// mountinfo: a mount at the staging path, a mount exposing the whole
+// store (its root is the store directory, or above it, on the store's
+// device), a store mount without ro, nosuid or nodev, a /nix/store that is
+// not one tmpfs, a mounted path outside members, or a member not mounted.
+func storeProblems(mountinfo string, members []string) []string {
+	var bad []string
+	ms := parseMounts(mountinfo)
+	// Where the store lives in its file system, from the store-path mounts.
+	storeDev, storeRoot := "", ""
+	for _, m := range ms {
+		if strings.HasPrefix(m.point, "/nix/store/") && path.Base(m.root) == path.Base(m.point) {
+			storeDev, storeRoot = m.dev, path.Dir(m.root)
+			break
+		}
+	}
+	if storeDev == "" {
+		return []string{"no store-path mount at all"}
+	}
+	want := map[string]bool{}
+	for _, p := range members {
+		want[p] = true
+	}
+	tmpfs := 0
+	for _, m := range ms {
+		if m.point == "/.nixbox/store" || strings.HasPrefix(m.point, "/.nixbox/store/") {
+			bad = append(bad, "the staging bind is still mounted: "+m.point)
+		}
+		if m.dev == storeDev && (m.root == storeRoot || m.root == "/" || strings.HasPrefix(storeRoot, m.root+"/")) {
+			bad = append(bad, "a mount exposes the whole store: "+m.point+" (root "+m.root+")")
+		}
+		if m.point != "/nix/store" && !strings.HasPrefix(m.point, "/nix/store/") {
+			continue
+		}
+		for _, o := range []string{"ro", "nosuid", "nodev"} {
+			if !strings.Contains(m.opts, ","+o+",") {
+				bad = append(bad, m.point+" lacks "+o+": "+m.opts)
+			}
+		}
+		switch {
+		case m.point == "/nix/store":
+			tmpfs++
+			if m.fstype != "tmpfs" {
+				bad = append(bad, "/nix/store is "+m.fstype+", not a tmpfs")
+			}
+		case want[m.point]:
+			delete(want, m.point)
+		default:
+			bad = append(bad, "mounted but not a closure member: "+m.point)
+		}
+	}
+	if tmpfs != 1 {
+		bad = append(bad, "want one mount at /nix/store")
+	}
+	for p := range want {
+		bad = append(bad, "closure member not mounted: "+p)
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+// TestStoreAssembled: nixbox-init assembles the closure from the staging
+// bind and detaches it. Inside: /.nixbox/store is absent or an empty
+// directory, and no mount; no mount exposes the whole store; /nix/store is one tmpfs and
+// it and every store mount on it are ro,nosuid,nodev; every member that
+// is not a symlink is mounted, and nothing else; a member that is a
+// regular file is there and runs; /nix/store cannot be written.
+func TestStoreAssembled(t *testing.T) {
+	bash := bin(t, "BASH", "bash")
+	file := addFileToStore(t, "#!"+bash+"\necho file-member-ok\n")
+	prof := writeProfile(t, "storefile", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+file+"\"]\n")
+	var members []string
+	for _, p := range append(closureOf(t, fixture(t, "BASH")), closureOf(t, file)...) {
+		members = append(members, "/nix/store/"+p)
+	}
+	forEach(t, func(t *testing.T, r runner) {
+		res := r.run(t, "", "run", "--profile", prof, bash, "-c",
+			`read -r -d '' mi < /proc/self/mountinfo; printf '%s\n=====\n' "$mi"; `+
+				`shopt -s nullglob dotglob; s=(/.nixbox/store/*); echo "staging:${#s[@]}"; `+
+				`[ -f `+file+` ] && [ ! -L `+file+` ] && echo file-is-file; `+file+`; `+
+				`mkdir /nix/store/x 2>/dev/null || echo store-ro`)
+		if res.code != 0 {
+			t.Fatalf("run: %s", res)
+		}
+		mi, rest, ok := strings.Cut(res.stdout, "\n=====\n")
+		if !ok {
+			t.Fatalf("no mountinfo: %s", res)
+		}
+		for _, p := range storeProblems(mi, members) {
+			t.Error(p)
+		}
+		for _, w := range []string{"staging:0", "file-is-file", "file-member-ok", "store-ro"} {
+			if !strings.Contains(rest, w+"\n") {
+				t.Errorf("want %q in the output: %q", w, rest)
+			}
+		}
+	})
+}
+
+// TestStoreOf500Paths: an app with a closure of 500 store paths runs, and
+// sees exactly its closure (plus that of the listing tool).
+func TestStoreOf500Paths(t *testing.T) {
+	app500 := fixture(t, "APP500")
+	want := map[string]bool{}
+	for _, p := range append(closureOf(t, app500), closureOf(t, fixture(t, "COREUTILS"))...) {
+		want[p] = true
+	}
+	if len(want) < 500 {
+		t.Fatalf("APP500's closure has %d paths: the case proves nothing", len(want))
+	}
+	prof := writeProfile(t, "app500", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+app500+"\"]\n")
+	forEach(t, func(t *testing.T, r runner) {
+		res := r.run(t, "", "run", "--profile", "default", bin(t, "APP500", "app500"))
+		if res.code != 0 {
+			t.Fatalf("app500: %s", res)
+		}
+		res = r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "ls"), "-A", "/nix/store")
+		if res.code != 0 {
+			t.Fatalf("ls: %s", res)
+		}
+		got := strings.Fields(res.stdout)
+		if len(got) != len(want) {
+			t.Errorf("/nix/store inside has %d entries, want %d", len(got), len(want))
+		}
+		for _, g := range got {
+			if !want[g] {
+				t.Errorf("/nix/store inside holds %s, not in the closure", g)
+			}
+		}
+	})
+}
+
+// TestStoreAssemblyFailsClosed: a closure list nixbox-init cannot honour
+// (a name that is no store path's, a member missing from the store, a
+// directory listed as a symlink) stops the sandbox with exit 125 before
+// the app runs. Run under Debian's runc from a bundle whose list is
+// edited, as nixbox itself never writes such a list.
+func TestStoreAssemblyFailsClosed(t *testing.T) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		skipOrFail(t, "runc not installed (make setup installs it)")
+	}
+	coreutils := filepath.Base(fixture(t, "COREUTILS"))
+	for _, tc := range []struct{ name, line string }{
+		{"link farm", "p .links"},
+		{"dot-dot", "p .."},
+		{"missing member", "p 00000000000000000000000000000000-missing"},
+		{"directory listed as a symlink", "s " + coreutils + " /etc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEach(t, func(t *testing.T, r runner) {
+				dir := filepath.Join(r.tmp, "bundle-"+strconv.Itoa(int(time.Now().UnixNano())))
+				res := r.run(t, "", "spec", "--bundle", dir, "--profile", "default", bin(t, "COREUTILS", "echo"), "app-ran")
+				if res.code != 0 {
+					t.Fatalf("spec --bundle: %s", res)
+				}
+				list := filepath.Join(dir, "rootfs", ".nixbox", "store.list")
+				b, err := os.ReadFile(list)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+				var out []string
+				for _, l := range lines {
+					if !strings.Contains(l, coreutils) {
+						out = append(out, l)
+					}
+				}
+				out = append(out, tc.line)
+				// The list is read-only; its directory belongs to the runner.
+				if err := os.Remove(list); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(list, []byte(strings.Join(out, "\n")+"\n"), 0o444); err != nil {
+					t.Fatal(err)
+				}
+				_ = os.Chown(list, r.uid, r.gid)
+				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+				defer cancel()
+				c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.tmp, "runc-state"), "run", "--bundle", dir,
+					"nixbox-it-"+r.name+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(int(time.Now().UnixNano())))
+				c.Env = r.env("XDG_RUNTIME_DIR=" + r.tmp)
+				if r.uid != os.Getuid() {
+					c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+						Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{uint32(r.gid)}}}
+				}
+				got, err := c.CombinedOutput()
+				ee, ok := err.(*exec.ExitError)
+				if !ok || ee.ExitCode() != 125 || strings.Contains(string(got), "app-ran") ||
+					!strings.Contains(string(got), "nixbox-init: assembling the store") {
+					t.Fatalf("runc run with %q in the list: %v\n%s", tc.line, err, got)
+				}
+			})
+		})
+	}
+}
