@@ -587,9 +587,9 @@ func (b *bench) resolution() error {
 		}
 		for _, name := range []string{"BenchmarkResolve500Uncached", "BenchmarkResolve500Cached"} {
 			v, skip := parseBench(out, name)
-			label := "nixbox in-process, uncached (open DB + recursive query + Lstat)"
+			label := "nixbox in-process, uncached (open DB + recursive query + Lstat of each member)"
 			if strings.HasSuffix(name, "Cached") && !strings.HasSuffix(name, "Uncached") {
-				label = "nixbox in-process, cached (cache entry + Lstat)"
+				label = "nixbox in-process, cached (cache entry + Lstat of the root)"
 			}
 			switch {
 			case skip != "":

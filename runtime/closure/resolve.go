@@ -84,18 +84,20 @@ SELECT v.path FROM ValidPaths AS v JOIN closure AS c USING (id)`
 //     root, ErrDBUnavailable if nothing could answer.
 //
 // The database, not the filesystem, decides validity: a path on disk that
-// the DB doesn't know is invalid. Every member is then Lstat'ed: a member
-// missing on disk is an error (wrapping fs.ErrNotExist), and members that
-// are symlinks go into Symlinks with their literal targets.
+// the DB doesn't know is invalid. Every member read from the DB is then
+// Lstat'ed: a member missing on disk is an error (wrapping
+// fs.ErrNotExist), and members that are symlinks go into Symlinks with
+// their literal targets.
 //
 // With Options.CacheDir, each root's closure is cached in a file named
 // after the root's hash part. Store paths are immutable and a path's
-// references never change while it exists, so an entry is used as long as
-// every path it lists still exists on disk (one Lstat each); otherwise, or
-// when the entry is malformed, it is ignored and rewritten. The cache never
-// makes an invalid root valid: a root must exist on disk to be served from
-// it, and is then re-checked by nothing else, so CacheDir must be private
-// to the user (it is created 0700, entries 0600).
+// references never change while it exists, so an entry (members and which
+// of them are symlinks) is used as long as its root exists on disk (one
+// Lstat; see readCache for why the members are not checked again);
+// otherwise, or when the entry is malformed, it is ignored and rewritten.
+// The cache never makes an invalid root valid: a root must exist on disk
+// to be served from it, and is then re-checked by nothing else, so
+// CacheDir must be private to the user (it is created 0700, entries 0600).
 func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error) {
 	if len(roots) == 0 {
 		return Closure{}, fmt.Errorf("%w: no roots", ErrPathInvalid)
@@ -110,11 +112,15 @@ func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error)
 	}
 
 	members := make(map[string]struct{})
+	symlinks := map[string]string{}
 	var todo []string
 	for _, r := range roots {
-		if paths, ok := readCache(opts.CacheDir, r); ok {
-			for _, p := range paths {
+		if e, ok := readCache(opts.CacheDir, r); ok {
+			for _, p := range e.paths {
 				members[p] = struct{}{}
+			}
+			for p, t := range e.symlinks {
+				symlinks[p] = t
 			}
 			continue
 		}
@@ -127,47 +133,57 @@ func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error)
 			return Closure{}, err
 		}
 		for _, r := range todo {
-			for _, p := range per[r] {
+			paths := append([]string(nil), per[r]...)
+			sort.Strings(paths)
+			own := map[string]string{}
+			for _, p := range paths {
+				t, ok, err := checkMember(p, symlinks)
+				if err != nil {
+					return Closure{}, err
+				}
+				if ok {
+					own[p] = t
+					symlinks[p] = t
+				}
 				members[p] = struct{}{}
 			}
 			// The cache is an optimisation: failing to write it is
 			// not an error.
-			_ = writeCache(opts.CacheDir, r, per[r])
+			_ = writeCache(opts.CacheDir, r, paths, own)
 		}
 	}
 
 	c := Closure{
 		Roots:    append([]string(nil), roots...),
 		Paths:    make([]string, 0, len(members)),
-		Symlinks: map[string]string{},
+		Symlinks: symlinks,
 	}
 	for p := range members {
 		c.Paths = append(c.Paths, p)
 	}
 	sort.Strings(c.Paths)
-	if err := fillSymlinks(&c); err != nil {
-		return Closure{}, err
-	}
 	return c, nil
 }
 
-// fillSymlinks Lstats every member and records symlink targets.
-func fillSymlinks(c *Closure) error {
-	for _, p := range c.Paths {
-		fi, err := lstat(p)
-		if err != nil {
-			return fmt.Errorf("checking closure member: %w", err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			continue
-		}
-		t, err := readlink(p)
-		if err != nil {
-			return fmt.Errorf("reading closure member symlink: %w", err)
-		}
-		c.Symlinks[p] = t
+// checkMember Lstats a freshly queried member: it must exist on disk, and
+// if it is a symlink its literal target is returned (ok). known holds
+// members already checked for another root.
+func checkMember(p string, known map[string]string) (string, bool, error) {
+	if t, ok := known[p]; ok {
+		return t, true, nil
 	}
-	return nil
+	fi, err := lstat(p)
+	if err != nil {
+		return "", false, fmt.Errorf("checking closure member: %w", err)
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return "", false, nil
+	}
+	t, err := readlink(p)
+	if err != nil {
+		return "", false, fmt.Errorf("reading closure member symlink: %w", err)
+	}
+	return t, true, nil
 }
 
 // query returns the closure of each root, from the DB or nix-store.

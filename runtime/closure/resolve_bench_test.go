@@ -78,7 +78,7 @@ func BenchmarkResolve500Uncached(b *testing.B) {
 	}
 }
 
-// BenchmarkResolve500Cached: read the cache entry and Lstat every member;
+// BenchmarkResolve500Cached: read the cache entry and Lstat the root;
 // what every later start costs.
 func BenchmarkResolve500Cached(b *testing.B) {
 	root := benchRoot(b, "APP500", 500)

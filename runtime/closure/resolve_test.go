@@ -259,11 +259,16 @@ func TestResolveCache(t *testing.T) {
 	// Malformed or stale entries are ignored.
 	good, _ := os.ReadFile(entry)
 	bad := map[string]string{
-		"garbage":            "hello\n",
-		"wrong root":         strings.Replace(string(good), pLib+" ", pLibc+" ", 1),
-		"wrong count":        strings.Replace(string(good), " 2\n", " 3\n", 1),
-		"bad path":           string(good) + "/etc/passwd\n",
-		"member not on disk": strings.Replace(string(good), pLibc, sp("h", "collected"), 1),
+		"garbage":         "hello\n",
+		"v1 format":       strings.ReplaceAll(strings.Replace(string(good), "-v2 ", "-v1 ", 1), "p /", "/"),
+		"wrong root":      strings.Replace(string(good), pLib+" ", pLibc+" ", 1),
+		"wrong count":     strings.Replace(string(good), " 2\n", " 3\n", 1),
+		"bad path":        string(good) + "p /etc/passwd\n",
+		"no kind":         strings.Replace(string(good), "p "+pLibc, pLibc, 1),
+		"unknown kind":    strings.Replace(string(good), "p "+pLibc, "x "+pLibc, 1),
+		"unquoted target": strings.Replace(string(good), "p "+pLibc, "s "+pLibc+" /etc", 1),
+		"empty target":    strings.Replace(string(good), "p "+pLibc, "s "+pLibc+` ""`, 1),
+		"unsorted":        cacheMagic + " " + pLib + " 2\np " + pLibc + "\np " + pLib + "\n",
 	}
 	for name, content := range bad {
 		if err := os.WriteFile(entry, []byte(content), 0o600); err != nil {
@@ -272,6 +277,44 @@ func TestResolveCache(t *testing.T) {
 		if _, err := Resolve(context.Background(), []string{pLib}, noDB); !errors.Is(err, ErrDBUnavailable) {
 			t.Errorf("%s: Resolve() = %v, want ErrDBUnavailable (entry ignored)", name, err)
 		}
+	}
+
+	// A well-formed entry whose root is gone from disk (collected) is
+	// ignored: the cache never serves a root that does not exist.
+	gone := sp("h", "collected")
+	goneEntry := filepath.Join(cache, strings.Repeat("h", 32)+".closure")
+	if err := os.WriteFile(goneEntry, []byte(cacheMagic+" "+gone+" 1\np "+gone+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resolve(context.Background(), []string{gone}, noDB); !errors.Is(err, ErrDBUnavailable) {
+		t.Errorf("root not on disk: Resolve() = %v, want ErrDBUnavailable (entry ignored)", err)
+	}
+}
+
+// TestResolveCacheSymlinks: the cache records which members are symlinks,
+// so a cached closure has the same Symlinks without touching the members.
+func TestResolveCacheSymlinks(t *testing.T) {
+	t.Parallel()
+	db := writeDB(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	want := Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink}, Symlinks: map[string]string{pLink: "/etc"}}
+	if _, err := Resolve(context.Background(), []string{pApp}, Options{DBPath: db, NixStore: "/bin/false", CacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := os.ReadFile(filepath.Join(cache, strings.Repeat("a", 32)+".closure"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(entry), "s "+pLink+` "/etc"`+"\n") {
+		t.Fatalf("cache entry does not record the symlink member:\n%s", entry)
+	}
+	noDB := Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: "/bin/false", CacheDir: cache}
+	got, err := Resolve(context.Background(), []string{pApp}, noDB)
+	if err != nil {
+		t.Fatalf("Resolve() from cache = %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("Resolve() from cache mismatch (-want +got):\n%s", diff)
 	}
 }
 
