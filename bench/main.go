@@ -303,6 +303,71 @@ func (b *bench) fixture(n int) (root, prog string, err error) {
 	return root, root + "/bin/" + exe, nil
 }
 
+// nativeBundle rewrites the bundle `nixbox spec --bundle` wrote into what
+// crun and runc would run natively with the same isolation: nixbox's
+// bundle assembles the store inside the sandbox with nixbox-init (one
+// staging bind, then a clone per store path) and loads nixbox's compiled
+// filter; timing crun and runc on that would time nixbox's design, not
+// theirs. So the peers get one read-only bind per closure path (their own
+// per-mount path-safety work, as bwrap gets one --ro-bind per path), the
+// same policy as OCI seccomp JSON (`nixbox seccomp export default --format
+// oci`, compiled by the runtime at every start, as it would be), the app
+// itself as the process with no capabilities, and everything else --
+// namespaces, id mapping, masked and read-only paths, /proc, /dev, /tmp,
+// home tmpfs -- unchanged.
+func (b *bench) nativeBundle(bundle string, paths []string, prog string) error {
+	cfgPath := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("%s: %v", cfgPath, err)
+	}
+	secRaw, err := b.userCmd(filepath.Join(b.bin, "nixbox"), "seccomp", "export", "default", "--format", "oci").Output()
+	if err != nil {
+		return fmt.Errorf("nixbox seccomp export default --format oci: %v", err)
+	}
+	var sec any
+	if err := json.Unmarshal(secRaw, &sec); err != nil {
+		return fmt.Errorf("nixbox seccomp export --format oci: %v", err)
+	}
+	mounts, _ := cfg["mounts"].([]any)
+	var kept []any
+	for _, m := range mounts {
+		mm, _ := m.(map[string]any)
+		dest, _ := mm["destination"].(string)
+		// nixbox's store layout and its own files (init, filter, list).
+		if dest == "/nix/store" || dest == "/.nixbox" || strings.HasPrefix(dest, "/.nixbox/") {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	for _, p := range paths {
+		kept = append(kept, map[string]any{"destination": p, "type": "bind", "source": p,
+			"options": []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	cfg["mounts"] = kept
+	proc, _ := cfg["process"].(map[string]any)
+	if proc == nil {
+		return fmt.Errorf("%s: no process", cfgPath)
+	}
+	proc["args"] = []string{prog}
+	proc["capabilities"] = map[string]any{}
+	proc["noNewPrivileges"] = true
+	linux, _ := cfg["linux"].(map[string]any)
+	if linux == nil {
+		return fmt.Errorf("%s: no linux section", cfgPath)
+	}
+	linux["seccomp"] = sec
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(cfgPath, out, 0o644)
+}
+
 // prepareFilter gets the compiled seccomp filter of the default profile:
 // from `nixbox seccomp export` when this nixbox has it, else from the
 // bundle `nixbox spec` writes (the file nixbox-init loads).
@@ -396,6 +461,9 @@ func (b *bench) size(n int) error {
 	bundle := filepath.Join(b.udir, fmt.Sprintf("bundle-%d", n))
 	if out, err := b.userCmd(filepath.Join(b.bin, "nixbox"), "spec", "--bundle", bundle, "--profile", "default", prog).CombinedOutput(); err != nil {
 		return fmt.Errorf("nixbox spec --bundle: %v: %s", err, out)
+	}
+	if err := b.nativeBundle(bundle, paths, prog); err != nil {
+		return err
 	}
 	id := containerID(n)
 	cmds := map[string][]string{
