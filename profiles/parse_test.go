@@ -98,6 +98,11 @@ func badInputs() []badCase {
 		{name: "json float version", file: "p.json", src: "{\"version\": 1.0}", line: 1, key: "version"},
 		{name: "home mode ro", src: v1 + "[home]\nmode = \"ro\"\n", line: 3, key: "home.mode"},
 		{name: "network mode off", src: v1 + "[network]\nmode = \"off\"\n", line: 3, key: "network.mode"},
+		{name: "network host without unsafe", src: v1 + "[network]\nmode = \"host\"\n", line: 3, key: "network.mode"},
+		{name: "network unsafe blank", src: v1 + "[network]\nmode = \"host\"\nunsafe = \" \"\n", line: 4, key: "network.unsafe"},
+		{name: "network unsafe without host", src: v1 + "[network]\nmode = \"none\"\nunsafe = \"x\"\n", line: 4, key: "network.unsafe"},
+		{name: "network unsafe without mode", src: v1 + "[network]\nunsafe = \"x\"\n", line: 3, key: "network.unsafe"},
+		{name: "network unsafe control char", src: v1 + "[network]\nmode = \"host\"\nunsafe = \"a\\u001bb\"\n", line: 4, key: "network.unsafe"},
 		{name: "seccomp policy unknown", src: v1 + "[seccomp]\npolicy = \"lax\"\n", line: 3, key: "seccomp.policy"},
 
 		// 6.2 paths
