@@ -129,6 +129,8 @@ func badInputs() []badCase {
 		{name: "dest nix store", src: bind("source = \"/srv\"\ndest = \"/nix/store/x\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "dest passwd", src: bind("source = \"/srv/passwd\"\ndest = \"/etc/passwd\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "dest run nixbox", src: bind("source = \"/srv\"\ndest = \"/run/nixbox/x\""), line: 4, key: "filesystem.bind[0].dest"},
+		{name: "dest run", src: bind("source = \"/srv\"\ndest = \"/run\""), line: 4, key: "filesystem.bind[0].dest"},
+		{name: "tmpfs on run", src: v1 + "[[filesystem.tmpfs]]\ndest = \"/run\"\n", line: 3, key: "filesystem.tmpfs[0].dest"},
 		{name: "dest nixbox info", src: bind("source = \"/srv\"\ndest = \"/.nixbox-info\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "tmpfs on tmp", src: v1 + "[[filesystem.tmpfs]]\ndest = \"/tmp\"\n", line: 3, key: "filesystem.tmpfs[0].dest"},
 		{name: "implicit dest reserved", src: bind(`source = "/nix/store/0c0vq7rkbmhh2rdrhvn2hm4m4kc8mr3z-x"`), line: 3, key: "filesystem.bind[0].source"},
