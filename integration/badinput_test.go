@@ -107,6 +107,9 @@ func badCases(t *testing.T) []badCase {
 		{name: "dest root", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/\"\n", line: 4, key: "filesystem.bind[0].dest", msg: `destination "/" is reserved`},
 		{name: "dest nix", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/nix\"\n", line: 4, key: "filesystem.bind[0].dest", msg: `destination "/nix" is reserved`},
 		{name: "dest run nixbox", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/run/nixbox\"\n", line: 4, key: "filesystem.bind[0].dest", msg: "is reserved"},
+		{name: "dest run", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/run\"\n", line: 4, key: "filesystem.bind[0].dest", msg: `destination "/run" is reserved`},
+		{name: "dest run trailing slash", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/run/\"\n", line: 4, key: "filesystem.bind[0].dest", msg: "empty path component"},
+		{name: "tmpfs on run", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/run\"\n", line: 3, key: "filesystem.tmpfs[0].dest", msg: `destination "/run" is reserved`},
 		{name: "dest nixbox-info", body: v1 + "[[filesystem.bind]]\nsource = \"/usr/share\"\ndest = \"/.nixbox-info\"\n", line: 4, key: "filesystem.bind[0].dest", msg: "is reserved"},
 		{name: "implicit dest reserved", body: v1 + "[filesystem]\nro = [\"/proc/sys\"]\n", line: 3, key: "filesystem.ro[0]"},
 		{name: "tmpfs on proc", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/proc/x\"\n", line: 3, key: "filesystem.tmpfs[0].dest", msg: "is reserved"},
@@ -163,6 +166,13 @@ func badCases(t *testing.T) []badCase {
 		{name: "seccomp unknown syscall", body: v1 + "[seccomp]\nallow = [\"opne\"]\n", line: 3, key: "seccomp.allow[0]", msg: `unknown system call "opne"`},
 		{name: "seccomp never-allow", body: v1 + "[seccomp]\nallow = [\"unshare\"]\n", line: 3, key: "seccomp.allow[0]", msg: "needs seccomp.unsafe", hint: "unsafe"},
 		{name: "seccomp action allow", body: v1 + "[seccomp]\naction = \"allow\"\n", line: 3, key: "seccomp.action", msg: "invalid seccomp action"},
+
+		// Security suite case 53: host networking shares the X11 and D-Bus
+		// abstract sockets, so it needs an acknowledgement of its own
+		// profile; curl's reason does not cover a child's mode = "host".
+		{name: "network host without unsafe", body: ext + "[network]\nmode = \"host\"\n", line: 4, key: "network.mode", msg: `network mode "host" needs network.unsafe`, hint: `unsafe = "<reason>"`},
+		{name: "network host inherited reason", body: v1 + "extends = \"curl\"\n[network]\nmode = \"host\"\n", line: 4, key: "network.mode", msg: "needs network.unsafe", hint: `unsafe = "<reason>"`},
+		{name: "network unsafe without host", body: ext + "[network]\nunsafe = \"x\"\n", line: 4, key: "network.unsafe", msg: `unsafe without mode = "host"`},
 
 		// 6.5 environment
 		{name: "env name dash", body: v1 + "[env.set]\n\"A-B\" = \"x\"\n", line: 3, key: "env.set.A-B", msg: "invalid variable name"},

@@ -158,7 +158,7 @@ func TestNetworkNone(t *testing.T) {
 	}()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	script := "exec 3<>/dev/tcp/127.0.0.1/" + port + " && echo CONNECTED"
-	hostProfile := writeProfile(t, "nethost", "version = 1\nextends = \"default\"\n[network]\nmode = \"host\"\n")
+	hostProfile := writeProfile(t, "nethost", "version = 1\nextends = \"default\"\n[network]\nmode = \"host\"\nunsafe = \"the test connects to a host listener\"\n")
 	forEach(t, func(t *testing.T, r runner) {
 		res := r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c", script)
 		if res.code == 0 || strings.Contains(res.stdout, "CONNECTED") {

@@ -156,7 +156,7 @@ var (
 	keysTmpfs      = []string{"dest", "size"}
 	keysHome       = []string{"mode", "size"}
 	keysEnv        = []string{"set", "pass"}
-	keysNetwork    = []string{"mode"}
+	keysNetwork    = []string{"mode", "unsafe"}
 	keysNamespaces = []string{"share"}
 	keysSeccomp    = []string{"policy", "allow", "deny", "unsafe", "allow_ptrace", "allow_perf", "allow_userns", "allow_multiarch", "action"}
 	keysLimits     = []string{"memory", "memory_swap", "cpu", "cpu_weight", "pids", "io_weight", "nofile", "core"}
@@ -210,7 +210,12 @@ func (d *decoder) decodeProfile(root *table, p *Profile) error {
 		case "network":
 			err = d.sub(f, key, keysNetwork, func(f *field, key string) error {
 				s, err := d.str(f, key)
-				p.Network.Mode = NetworkMode(s)
+				switch f.key {
+				case "mode":
+					p.Network.Mode = NetworkMode(s)
+				case "unsafe":
+					p.Network.Unsafe = s
+				}
 				return err
 			})
 		case "namespaces":

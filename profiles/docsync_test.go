@@ -86,7 +86,8 @@ var docKeys = map[string]docKey{
 	"env.set":  {snippet: "[env]\nset = %s", valid: `{FOO = "bar"}`, wrong: `"FOO=bar"`, typ: "table of strings"},
 	"env.pass": {snippet: "[env]\npass = %s", valid: `["LANG"]`, wrong: `"LANG"`, typ: "list of strings"},
 
-	"network.mode": {snippet: "[network]\nmode = %s", valid: `"host"`, wrong: "true", typ: "string"},
+	"network.mode":   {snippet: "[network]\nunsafe = \"reviewed\"\nmode = %s", valid: `"host"`, wrong: "true", typ: "string"},
+	"network.unsafe": {snippet: "[network]\nmode = \"host\"\nunsafe = %s", valid: `"reviewed"`, wrong: "true", typ: "string"},
 
 	"namespaces.share": {snippet: "[namespaces]\nshare = %s", valid: `["ipc"]`, wrong: `"ipc"`, typ: "list of strings", roadmap: true},
 

@@ -290,6 +290,21 @@ func checkMerge(t *testing.T, a, b []byte, parent, child *Profile) {
 			t.Fatalf("%s: Merge = %q, want %q (parent %q, child %q)", sc.key, sc.got, want, sc.p, sc.c)
 		}
 	}
+	// network.unsafe goes with network.mode: a parent's reason never
+	// survives a child's mode.
+	wantNet := parent.Network
+	switch {
+	case child.Network.Mode != "":
+		wantNet = child.Network
+	case child.Network.Unsafe != "" || child.has("network.unsafe"):
+		wantNet.Unsafe = child.Network.Unsafe
+	}
+	if m.Network != wantNet {
+		t.Fatalf("network: Merge = %+v, want %+v (parent %+v, child %+v)", m.Network, wantNet, parent.Network, child.Network)
+	}
+	if m.Network.Mode == NetworkHost && m.Validate() == nil && m.Pos["network.unsafe"].File != m.Pos["network.mode"].File {
+		t.Fatalf("merged profile valid with mode = \"host\" from %s and its unsafe from %s", m.Pos["network.mode"].File, m.Pos["network.unsafe"].File)
+	}
 	if parent.Validate() == nil && child.Validate() == nil {
 		if err := m.Validate(); err != nil && !crossField(m, err) {
 			t.Fatalf("both inputs valid, merged profile is not: %v\nparent:\n%s\nchild:\n%s", err, a, b)

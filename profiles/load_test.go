@@ -137,6 +137,7 @@ pass = ["TERM"]
 set = { A = "parent", B = "parent" }
 [network]
 mode = "host"
+unsafe = "base talks to the network"
 [seccomp]
 policy = "compat"
 `,
@@ -193,7 +194,7 @@ policy = "strict"
 			Bind: []Bind{{Source: "/srv/a"}, {Source: "/srv/b", Mode: BindRW}},
 		},
 		Env:     Env{Pass: []string{"TERM"}, Set: map[string]string{"A": "parent", "B": "child", "C": "child"}},
-		Network: Network{Mode: NetworkHost},
+		Network: Network{Mode: NetworkHost, Unsafe: "base talks to the network"},
 		Seccomp: Seccomp{Policy: "strict"},
 	}
 	m.Pos = nil
@@ -202,6 +203,53 @@ policy = "strict"
 	}
 	if base.App.Args[0] != "--parent" || len(base.Filesystem.RO) != 1 {
 		t.Errorf("Merge changed its parent: %+v", base)
+	}
+}
+
+// TestMergeNetworkUnsafe pins how network.unsafe is inherited: it goes
+// with the network.mode of the same profile (security suite case 53), so
+// a parent's reason never acknowledges a child's mode = "host".
+func TestMergeNetworkUnsafe(t *testing.T) {
+	t.Parallel()
+	dir := writeDir(t, map[string]string{
+		"host.toml":    "version = 1\n[network]\nmode = \"host\"\nunsafe = \"reviewed\"\n",
+		"bare.toml":    "version = 1\n[network]\nmode = \"host\"\n",
+		"none.toml":    "version = 1\n[network]\nmode = \"none\"\n",
+		"inherit.toml": "version = 1\nextends = \"host\"\n",
+		"again.toml":   "version = 1\nextends = \"host\"\n[network]\nmode = \"host\"\n",
+		"off.toml":     "version = 1\nextends = \"host\"\n[network]\nmode = \"none\"\n",
+		"reon.toml":    "version = 1\nextends = \"off\"\n[network]\nmode = \"host\"\n",
+		"ack.toml":     "version = 1\nextends = \"bare\"\n[network]\nunsafe = \"child acks\"\n",
+		"ack2.toml":    "version = 1\nextends = \"none\"\n[network]\nunsafe = \"child acks\"\n",
+		"own.toml":     "version = 1\nextends = \"host\"\n[network]\nmode = \"host\"\nunsafe = \"mine\"\n",
+	})
+	l := &Loader{Dirs: []string{dir}, UID: os.Getuid()}
+	for _, tc := range []struct {
+		name   string
+		mode   NetworkMode
+		unsafe string
+		errKey string // "" for success
+		errIn  string // file the error points at
+	}{
+		{name: "inherit", mode: NetworkHost, unsafe: "reviewed"},
+		{name: "again", errKey: "network.mode", errIn: "again.toml"},
+		{name: "off", mode: NetworkNone},
+		{name: "reon", errKey: "network.mode", errIn: "reon.toml"},
+		{name: "ack", errKey: "network.unsafe", errIn: "ack.toml"},
+		{name: "ack2", errKey: "network.unsafe", errIn: "ack2.toml"},
+		{name: "own", mode: NetworkHost, unsafe: "mine"},
+	} {
+		p, err := l.Load(tc.name)
+		if tc.errKey == "" {
+			if err != nil || p.Network.Mode != tc.mode || p.Network.Unsafe != tc.unsafe {
+				t.Errorf("Load(%q) = %+v, %v; want mode %q unsafe %q", tc.name, p.Network, err, tc.mode, tc.unsafe)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Key != tc.errKey || e.File != filepath.Join(dir, tc.errIn) {
+			t.Errorf("Load(%q) = %v, want an *Error at %s key %s", tc.name, err, tc.errIn, tc.errKey)
+		}
 	}
 }
 

@@ -14,6 +14,12 @@ import (
 //     seccomp.unsafe, the
 //     limits, the sockets and the seccomp allow_* switches): the child's
 //     value wins when the child sets it; otherwise the parent's is kept.
+//   - network.unsafe goes with network.mode: a child that sets
+//     network.mode replaces the parent's network.unsafe with its own,
+//     or with none, so that a reason given for a parent's mode = "host"
+//     never covers a child's. A child that sets network.unsafe without
+//     network.mode keeps it here, and Validate refuses it (the reason
+//     must sit next to the mode = "host" it acknowledges).
 //   - app.args is replaced as a whole by the child's list when the child
 //     sets it (arguments only make sense together with their command).
 //   - Lists that grant or add things are appended, parent first, with
@@ -65,6 +71,10 @@ func Merge(parent, child *Profile) *Profile {
 	for k, v := range child.Pos {
 		out.Pos[shiftKey(k, shift)] = v
 	}
+	if child.Network.Mode != "" && !child.has("network.unsafe") {
+		// The parent's reason was for the parent's mode, not this one.
+		delete(out.Pos, "network.unsafe")
+	}
 
 	out.App = App{
 		Package:  pick(child.App.Package, parent.App.Package),
@@ -93,7 +103,16 @@ func Merge(parent, child *Profile) *Profile {
 		maps.Copy(out.Env.Set, parent.Env.Set)
 		maps.Copy(out.Env.Set, child.Env.Set)
 	}
-	out.Network.Mode = NetworkMode(pick(string(child.Network.Mode), string(parent.Network.Mode)))
+	out.Network = parent.Network
+	switch {
+	case child.Network.Mode != "":
+		// Mode and its acknowledgement come from the same profile
+		// (security suite case 53: host networking is an X11/D-Bus
+		// exposure that each profile choosing it must acknowledge).
+		out.Network = child.Network
+	case child.Network.Unsafe != "" || child.has("network.unsafe"):
+		out.Network.Unsafe = child.Network.Unsafe
+	}
 	out.Namespaces.Share = concat(parent.Namespaces.Share, child.Namespaces.Share)
 
 	ps, cs := parent.Seccomp, child.Seccomp

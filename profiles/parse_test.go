@@ -98,6 +98,11 @@ func badInputs() []badCase {
 		{name: "json float version", file: "p.json", src: "{\"version\": 1.0}", line: 1, key: "version"},
 		{name: "home mode ro", src: v1 + "[home]\nmode = \"ro\"\n", line: 3, key: "home.mode"},
 		{name: "network mode off", src: v1 + "[network]\nmode = \"off\"\n", line: 3, key: "network.mode"},
+		{name: "network host without unsafe", src: v1 + "[network]\nmode = \"host\"\n", line: 3, key: "network.mode"},
+		{name: "network unsafe blank", src: v1 + "[network]\nmode = \"host\"\nunsafe = \" \"\n", line: 4, key: "network.unsafe"},
+		{name: "network unsafe without host", src: v1 + "[network]\nmode = \"none\"\nunsafe = \"x\"\n", line: 4, key: "network.unsafe"},
+		{name: "network unsafe without mode", src: v1 + "[network]\nunsafe = \"x\"\n", line: 3, key: "network.unsafe"},
+		{name: "network unsafe control char", src: v1 + "[network]\nmode = \"host\"\nunsafe = \"a\\u001bb\"\n", line: 4, key: "network.unsafe"},
 		{name: "seccomp policy unknown", src: v1 + "[seccomp]\npolicy = \"lax\"\n", line: 3, key: "seccomp.policy"},
 
 		// 6.2 paths
@@ -124,6 +129,8 @@ func badInputs() []badCase {
 		{name: "dest nix store", src: bind("source = \"/srv\"\ndest = \"/nix/store/x\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "dest passwd", src: bind("source = \"/srv/passwd\"\ndest = \"/etc/passwd\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "dest run nixbox", src: bind("source = \"/srv\"\ndest = \"/run/nixbox/x\""), line: 4, key: "filesystem.bind[0].dest"},
+		{name: "dest run", src: bind("source = \"/srv\"\ndest = \"/run\""), line: 4, key: "filesystem.bind[0].dest"},
+		{name: "tmpfs on run", src: v1 + "[[filesystem.tmpfs]]\ndest = \"/run\"\n", line: 3, key: "filesystem.tmpfs[0].dest"},
 		{name: "dest nixbox info", src: bind("source = \"/srv\"\ndest = \"/.nixbox-info\""), line: 4, key: "filesystem.bind[0].dest"},
 		{name: "tmpfs on tmp", src: v1 + "[[filesystem.tmpfs]]\ndest = \"/tmp\"\n", line: 3, key: "filesystem.tmpfs[0].dest"},
 		{name: "implicit dest reserved", src: bind(`source = "/nix/store/0c0vq7rkbmhh2rdrhvn2hm4m4kc8mr3z-x"`), line: 3, key: "filesystem.bind[0].source"},

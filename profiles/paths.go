@@ -155,11 +155,15 @@ var reservedDests = []string{
 // one nixbox provides itself: "/", "/tmp" exactly (a nixbox tmpfs; paths
 // below it are allowed), "/etc" exactly (a mount there would hide the
 // synthesized /etc/passwd and /etc/group, which are files in the root, not
-// mounts), or a path equal to or under /proc, /dev, /sys, /nix,
-// /etc/passwd, /etc/group, /run/nixbox, /.nixbox or /.nixbox-info. Other
-// parents (such as /run) are not reserved. Use it again after ExpandPath.
+// mounts), "/run" exactly (the parent of /run/nixbox; paths below it, such
+// as /run/user/1000/pulse, are allowed), or a path equal to or under
+// /proc, /dev, /sys, /nix, /etc/passwd, /etc/group, /run/nixbox, /.nixbox
+// or /.nixbox-info. Security suite §6.2: a destination nixbox reserves or
+// a parent of one is refused, as Flatpak checks both directions, because
+// a mount on the parent would replace what nixbox put below it. Use it
+// again after ExpandPath.
 func IsReservedDest(p string) bool {
-	if p == "/" || p == "/tmp" || p == "/etc" {
+	if p == "/" || p == "/tmp" || p == "/etc" || p == "/run" {
 		return true
 	}
 	for _, r := range reservedDests {

@@ -100,3 +100,20 @@ func TestEscapeEquivalent(t *testing.T) {
 		}
 	}
 }
+
+// TestIsReservedDest pins the reserved destinations and the exact parents
+// of reserved ones (security suite §6.2): "/run" is refused because
+// /run/nixbox is nixbox's, while other paths under /run stay allowed.
+func TestIsReservedDest(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[string]bool{
+		"/": true, "/tmp": true, "/etc": true, "/run": true, "/nix": true,
+		"/run/nixbox": true, "/run/nixbox/x": true, "/proc/sys": true, "/nix/store/x": true, "/etc/passwd": true,
+		"/run/user/1000/pulse": false, "/run/user": false, "/runx": false, "/run2/nixbox": false,
+		"/tmp/scratch": false, "/etc/ssl/certs": false, "/srv": false, "/nixos": false,
+	} {
+		if got := IsReservedDest(p); got != want {
+			t.Errorf("IsReservedDest(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

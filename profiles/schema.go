@@ -165,13 +165,21 @@ const (
 	// NetworkNone: a new network namespace with only loopback (default).
 	NetworkNone NetworkMode = "none"
 	// NetworkHost: the host's network namespace. Security: also exposes
-	// abstract unix sockets (X11, D-Bus); warned by `nixbox explain`.
+	// abstract unix sockets (X11, D-Bus) and every service listening on
+	// the host; needs Network.Unsafe, and is warned by `nixbox explain`.
 	NetworkHost NetworkMode = "host"
 )
 
 // Network configures networking.
 type Network struct {
+	// Mode is "none" (default) or "host".
 	Mode NetworkMode
+	// Unsafe must hold a reason when Mode is "host" (security suite case
+	// 53: host networking shares the X11 and D-Bus abstract sockets).
+	// It goes with the Mode of the same profile: a profile that sets
+	// Mode replaces the inherited Unsafe with its own (see Merge), and
+	// Unsafe without Mode = "host" in the same profile is refused.
+	Unsafe string
 }
 
 // Namespaces lists namespaces to share with the host (roadmap: not

@@ -30,7 +30,7 @@ var checks = []check{
 	{"filesystem", checkFilesystem},   // paths, modes, reserved dests, escapes
 	{"home", checkHome},               // home mode and size
 	{"env", checkEnv},                 // names, values, no secrets passed
-	{"network", checkNetwork},         // network mode enum
+	{"network", checkNetwork},         // network mode enum; host needs unsafe
 	{"seccomp", checkSeccomp},         // policy and action enums, syscall names
 	{"namespaces", checkNamespaces},   // shareable namespace names
 	{"limits", checkLimits},           // resource limit ranges
@@ -426,17 +426,44 @@ func checkEnv(p *Profile) error {
 	return nil
 }
 
-// checkNetwork: network mode is an enum.
+// checkNetwork: network mode is an enum, and mode = "host" carries a
+// reason in network.unsafe given by the same profile. Host networking
+// shares the host's network namespace, and with it the abstract unix
+// sockets X11 and D-Bus listen on (@/tmp/.X11-unix/X0, the session bus
+// of some hosts) and every service on localhost: security suite case 53
+// (CVE-2024-27297 used abstract sockets as a cross-boundary channel)
+// flags it as an exposure that fails without an explicit acknowledgement.
 func checkNetwork(p *Profile) error {
-	switch p.Network.Mode {
+	n := p.Network
+	switch n.Mode {
 	case NetworkNone, NetworkHost:
-		return nil
 	case "":
-		if !p.has("network.mode") {
-			return nil
+		if p.has("network.mode") {
+			return p.errAt("network.mode", "invalid network mode \"\" (must be \"none\" or \"host\")", "")
+		}
+	default:
+		return p.errAt("network.mode", "invalid network mode "+strconv.Quote(string(n.Mode))+" (must be \"none\" or \"host\")", "")
+	}
+	if n.Unsafe != "" || p.has("network.unsafe") {
+		if strings.TrimSpace(n.Unsafe) == "" {
+			return p.errAt("network.unsafe", "unsafe must give a reason", "say why the app needs the host network")
+		}
+		if !printable(n.Unsafe) {
+			return p.errAt("network.unsafe", "non-graphical character in unsafe", "")
+		}
+		if n.Mode != NetworkHost {
+			return p.errAt("network.unsafe", "unsafe without mode = \"host\" (only host networking needs an acknowledgement)", "remove unsafe, or set mode = \"host\" next to it if the app needs the host network")
+		}
+		mp, mok := p.Pos["network.mode"]
+		up, uok := p.Pos["network.unsafe"]
+		if mok && uok && mp.File != up.File {
+			return p.errAt("network.unsafe", "unsafe without mode = \"host\" in the same profile (mode is set in "+mp.File+")", "set mode = \"host\" next to unsafe, or remove unsafe")
 		}
 	}
-	return p.errAt("network.mode", "invalid network mode "+strconv.Quote(string(p.Network.Mode))+" (must be \"none\" or \"host\")", "")
+	if n.Mode == NetworkHost && n.Unsafe == "" {
+		return p.errAt("network.mode", "network mode \"host\" needs network.unsafe: the app shares the host's network namespace, with its abstract unix sockets (X11, D-Bus) and local services", "if you really need it, set unsafe = \"<reason>\" in [network] next to mode = \"host\"")
+	}
+	return nil
 }
 
 var reSyscall = lazyRegexp(`^[a-z_][a-z0-9_]{0,63}$`)

@@ -67,7 +67,7 @@ func TestSeccompUsageErrors(t *testing.T) {
 func compatProfileFile(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "c.toml")
-	body := "version = 1\nextends = \"default\"\n[seccomp]\npolicy = \"compat\"\n[network]\nmode = \"host\"\n"
+	body := "version = 1\nextends = \"default\"\n[seccomp]\npolicy = \"compat\"\n[network]\nmode = \"host\"\nunsafe = \"the test needs INET sockets\"\n"
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ cfg = `+pyList(cfg)+`[0]
 for rel in ['nixbox/policies/app.toml', 'nixbox/profiles/evil.toml', 'nixbox/evil.toml']:
     def w(rel=rel):
         os.makedirs(os.path.dirname(cfg + '/' + rel), exist_ok=True)
-        open(cfg + '/' + rel, 'w').write('[network]\nmode = "host"\n')
+        open(cfg + '/' + rel, 'w').write('[network]\nmode = "host"\nunsafe = "planted"\n')
     tryf(rel, w)
 tryf('state', os.listdir, `+pyList(state)+`[0])
 tryf('write-other', lambda: open(cfg + '/other', 'w').write('x'))

@@ -71,7 +71,8 @@
 //	51  TestCase51_EnterIntegrity         fake instance refused; tamper EROFS/ENOENT; entered     implemented (user ns: a sibling with the same map, by design)
 //	                                      == app (filters, caps, cgroups, ns, sweep)
 //	52  TestCase52_NetworkOff             only lo; no connection; DNS fails; own netns            implemented (no pasta/slirp backend exists)
-//	53  TestCase53_AbstractSockets        ECONNREFUSED; network=host shares them, explain warns   implemented (§4 wants an unsafe ack for host mode: nixbox warns)
+//	53  TestCase53_AbstractSockets        ECONNREFUSED; host mode refused without unsafe (125);   implemented
+//	                                      with it shared, explain warns quoting the reason
 //	54  TestCase54_HostIPCSockets         ENOENT; stand-in listeners accept nothing               stand-in (no desktop/D-Bus on Debian CI) + refused-feature (D-Bus proxy)
 //	55  TestCase55_SysVIPC                shmget, mq_open ENOENT; /dev/shm empty                  implemented
 //	56  TestCase56_ForkBomb               EAGAIN at <=128 tasks (fork, threads); pids.current     implemented

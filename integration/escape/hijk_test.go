@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -293,27 +294,17 @@ except OSError as x:
 
 // TestCase53_AbstractSockets: a host abstract socket @nbx-canary-<rand>
 // and the abstract X11 address are ECONNREFUSED with network off. With
-// network = "host" the abstract namespace is shared (documented in
-// docs/security.md); the case pins that the sharing is visible so the
-// documented warning stays true.
+// network = "host" the abstract namespace is shared, so the case flags it
+// as an X11/D-Bus exposure: a profile with mode = "host" and no
+// network.unsafe is refused (125, one located error line, nothing
+// started); with the acknowledgement the sharing is real (the canary
+// answers) and `nixbox explain` warns, quoting the reason.
 // Src: CVE-2024-27297; Landlock LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET; runc ToRootless.
 func TestCase53_AbstractSockets(t *testing.T) {
-	name := "nbx-canary-" + h.NewCanaryString()[11:]
-	ln, err := net.Listen("unix", "@"+name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
+		// A canary per cell: the cells run in parallel, and each counts
+		// the connections its own sandboxes make.
+		name, accepted := listenAbstract(t)
 		m := h.Lines(t, e.Py(t, "", `
 for n in ['`+name+`', '/tmp/.X11-unix/X0', '/tmp/dbus-nbx']:
     def c(n=n):
@@ -322,22 +313,64 @@ for n in ['`+name+`', '/tmp/.X11-unix/X0', '/tmp/dbus-nbx']:
 `))
 		h.Want(t, m, name, syscall.ECONNREFUSED)
 		h.Want(t, m, "/tmp/.X11-unix/X0", syscall.ECONNREFUSED)
-		// The host-network mode shares the abstract namespace: the case
-		// shows it (the canary socket answers) and that nixbox flags it
-		// as an X11/D-Bus exposure (`nixbox explain` warns). §4 asks for
-		// an unsafe acknowledgement instead; nixbox only warns
-		// (docs/security.md, "What nixbox does not promise").
-		prof := e.Profile(t, "[network]\nmode = \"host\"\n")
-		res := e.RunIn(t, prof, "", h.Bin(t, "PYTHON3", "python3"), "-c", h.PyPrelude+`
+
+		connect := []string{h.Bin(t, "PYTHON3", "python3"), "-c", h.PyPrelude + `
+print('STARTED', flush=True)
 def c():
-    s = socket.socket(socket.AF_UNIX); s.connect('\0`+name+`')
+    s = socket.socket(socket.AF_UNIX); s.connect('\0` + name + `')
 tryf('host-mode', c)
-`)
+`}
+		// Host mode without an acknowledgement: refused before anything
+		// starts (the app would print STARTED and reach the canary).
+		bare := e.Profile(t, "[network]\nmode = \"host\"\n")
+		before := accepted.Load()
+		res := e.RunIn(t, bare, "", connect...)
+		lines := strings.Split(strings.TrimSuffix(res.Stderr, "\n"), "\n")
+		locate := regexp.MustCompile("^nixbox: error: " + regexp.QuoteMeta(bare) + `:[0-9]+:[0-9]+: network\.mode: network mode "host" needs network\.unsafe`)
+		switch {
+		case res.Code != 125 || strings.Contains(res.Stdout, "STARTED"):
+			t.Errorf("network = host without unsafe: want a refusal (125) before the app starts: %s", res)
+		case len(lines) != 2 || !locate.MatchString(lines[0]) || !strings.Contains(lines[1], `unsafe = "<reason>"`):
+			t.Errorf("network = host without unsafe: want one located network.mode error and the unsafe hint: %q", res.Stderr)
+		}
+		if n := accepted.Load(); n != before {
+			t.Errorf("HOST INVARIANT: the refused profile reached the canary socket (%d connections)", n-before)
+		}
+
+		// With the acknowledgement the abstract namespace is shared, and
+		// nixbox flags it as an X11/D-Bus exposure.
+		prof := e.Profile(t, "[network]\nmode = \"host\"\nunsafe = \"case 53 checks the exposure\"\n")
+		res = e.RunIn(t, prof, "", connect...)
 		h.Want(t, h.Lines(t, res), "host-mode", 0)
-		if ex := e.R.Run(t, "", "explain", "--profile", prof, h.Bin(t, "BASH", "bash")); !strings.Contains(ex.Stdout+ex.Stderr, "abstract unix sockets (X11, D-Bus)") {
+		ex := e.R.Run(t, "", "explain", "--profile", prof, h.Bin(t, "BASH", "bash"))
+		if !strings.Contains(ex.Stdout, "abstract unix sockets (X11, D-Bus) (unsafe acknowledged: case 53 checks the exposure)") {
 			t.Errorf("network = host is not flagged as an X11/D-Bus exposure by explain: %s", ex)
 		}
 	})
+}
+
+// listenAbstract listens on a fresh abstract socket @nbx-canary-<rand>
+// and counts the connections it accepts.
+func listenAbstract(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	name := "nbx-canary-" + h.NewCanaryString()[11:]
+	ln, err := net.Listen("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	return name, accepted
 }
 
 // listenStandIn listens on a unix socket at p (a stand-in for a host

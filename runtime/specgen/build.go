@@ -342,8 +342,11 @@ func Build(in Input) (*Plan, error) {
 			Options: []string{"nosuid", "nodev", "mode=755", "size=" + strings.ToLower(size)}})
 	}
 	if network {
-		plan.Warnings = append(plan.Warnings, Warning{Key: "network.mode",
-			Msg: "host network: the app can reach the network, local services and abstract unix sockets (X11, D-Bus)"})
+		msg := "host network: the app can reach the network, local services and abstract unix sockets (X11, D-Bus)"
+		if p.Network.Unsafe != "" {
+			msg += " (unsafe acknowledged: " + p.Network.Unsafe + ")"
+		}
+		plan.Warnings = append(plan.Warnings, Warning{Key: "network.mode", Msg: msg})
 		opts = append(opts, WithoutNamespace(specs.NetworkNamespace))
 		for _, f := range in.HostFiles {
 			extra = append(extra, specs.Mount{Destination: f, Type: "bind", Source: f,

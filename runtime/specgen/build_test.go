@@ -254,6 +254,12 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("no warning for %s in %v", k, w)
 		}
 	}
+	// The host network warning quotes the profile's acknowledgement.
+	for _, x := range w {
+		if x.Key == "network.mode" && !strings.HasSuffix(x.Msg, "(unsafe acknowledged: the golden case of every loosening)") {
+			t.Errorf("network.mode warning %q does not quote network.unsafe", x.Msg)
+		}
+	}
 }
 
 // TestSeccompWarnings: each [seccomp] loosening gives one warning naming

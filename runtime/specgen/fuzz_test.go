@@ -192,4 +192,9 @@ func buildAndCheck(t *testing.T, p *profiles.Profile, env hostenv.Env) {
 	if p.Network.Mode == profiles.NetworkHost && !warned["network.mode"] {
 		t.Fatalf("no warning for network.mode = host: %v", plan.Warnings)
 	}
+	// Security suite case 53: a validated profile never has host
+	// networking without an acknowledgement.
+	if p.Network.Mode == profiles.NetworkHost && strings.TrimSpace(p.Network.Unsafe) == "" {
+		t.Fatalf("network.mode = host without network.unsafe passed validation")
+	}
 }
