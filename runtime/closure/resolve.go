@@ -114,8 +114,10 @@ func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error)
 	members := make(map[string]struct{})
 	symlinks := map[string]string{}
 	var todo []string
+	var one []string // the paths of the last cached entry read
 	for _, r := range roots {
 		if e, ok := readCache(opts.CacheDir, r); ok {
+			one = e.paths
 			for _, p := range e.paths {
 				members[p] = struct{}{}
 			}
@@ -157,6 +159,12 @@ func Resolve(ctx context.Context, roots []string, opts Options) (Closure, error)
 		Roots:    append([]string(nil), roots...),
 		Paths:    make([]string, 0, len(members)),
 		Symlinks: symlinks,
+	}
+	if len(roots) == 1 && len(todo) == 0 {
+		// One root served from its entry, which parseCache checked is
+		// sorted and without duplicates.
+		c.Paths = one
+		return c, nil
 	}
 	for p := range members {
 		c.Paths = append(c.Paths, p)
