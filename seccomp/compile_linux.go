@@ -5,7 +5,6 @@ package seccomp
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 
@@ -28,24 +27,9 @@ func Compile(s *specs.LinuxSeccomp) ([]byte, error) {
 	if s != nil && slices.Contains(s.Architectures, specs.ArchX86) {
 		return multiarchProgram(s, true)
 	}
-	f, err := os.CreateTemp("", "nixbox-bpf-")
+	prog, err := exportProgram(func(f *os.File) error { return ExportBPF(s, f) })
 	if err != nil {
-		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if err := ExportBPF(s, f); err != nil {
 		return nil, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	prog, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
-	}
-	if len(prog) == 0 || len(prog)%8 != 0 {
-		return nil, fmt.Errorf("compiling seccomp filter: libseccomp wrote %d bytes", len(prog))
 	}
 	if s.DefaultAction == specs.ActAllow {
 		return prog, nil

@@ -175,13 +175,20 @@ func enosysAboveI386(s *specs.LinuxSeccomp) uint32 {
 // architectures s lists (the native one is removed unless listed),
 // skipping names for which skip is true, and returns the program.
 func libseccompProgram(s *specs.LinuxSeccomp, skip func(string) bool) ([]byte, error) {
+	return exportProgram(func(f *os.File) error { return exportLibseccomp(s, f, skip) })
+}
+
+// exportProgram runs export on a temporary file (libseccomp 2.5 exports
+// only to a file descriptor; ExportBPFMem needs 2.6, host-facts §6) and
+// returns what it wrote: whole 8-byte sock_filter records.
+func exportProgram(export func(*os.File) error) ([]byte, error) {
 	f, err := os.CreateTemp("", "nixbox-bpf-")
 	if err != nil {
 		return nil, fmt.Errorf("compiling seccomp filter: %w", err)
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if err := exportLibseccomp(s, f, skip); err != nil {
+	if err := export(f); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
