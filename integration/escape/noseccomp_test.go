@@ -74,7 +74,8 @@ tryf('max_user_namespaces', lambda: open('/proc/sys/user/max_user_namespaces').r
 }
 
 // testCase27NoSeccomp: a key the host added to its session keyring (@s)
-// just before launching nixbox is not in the sandbox's session keyring.
+// just before launching nixbox is not in the sandbox's session keyring,
+// nor readable by its serial, nor listed in /proc/keys.
 // The host side is the fixture python3 run as the runner: it joins a new
 // session keyring, adds a "user" key to it and execs nixbox, so nixbox
 // starts with that @s (the control: the key is in @s on the host).
@@ -84,7 +85,6 @@ func testCase27NoSeccomp(t *testing.T) {
 		py := h.Bin(t, "PYTHON3", "python3")
 		inner := h.PyPrelude + pyNoFilter + `
 desc = sys.argv[1].encode()
-out('session-keyring', 0, sc(250, 0, ctypes.c_long(-3), 0))
 buf = ctypes.create_string_buffer(4096)
 ctypes.set_errno(0)
 n = libc.syscall(ctypes.c_long(250), ctypes.c_long(11), ctypes.c_long(-3), buf, ctypes.c_long(4096))
@@ -93,6 +93,11 @@ out('session-ids', 0 if n >= 0 else ctypes.get_errno(), ' '.join(map(str, ids)))
 ctypes.set_errno(0)
 r = libc.syscall(ctypes.c_long(250), ctypes.c_long(10), ctypes.c_long(-3), ctypes.c_char_p(b'user'), ctypes.c_char_p(desc), ctypes.c_long(0))
 out('search-session', 0 if r >= 0 else ctypes.get_errno(), r)
+b = ctypes.create_string_buffer(256)
+ctypes.set_errno(0)
+r = libc.syscall(ctypes.c_long(250), ctypes.c_long(11), ctypes.c_long(int(sys.argv[2])), b, ctypes.c_long(256))
+out('read-host-key', 0 if r >= 0 else ctypes.get_errno(), b.raw[:max(r, 0)])
+tryf('proc-keys', lambda: open('/proc/keys').read())
 `
 		// KEYCTL_JOIN_SESSION_KEYRING(NULL) = a new anonymous session;
 		// add_key("user", desc, ..., KEY_SPEC_SESSION_KEYRING); then the
@@ -107,7 +112,7 @@ k = libc.syscall(L(248), ctypes.c_char_p(b'user'), ctypes.c_char_p(desc), ctypes
 if k < 0: sys.exit('add_key: errno %d' % ctypes.get_errno())
 if libc.syscall(L(250), L(10), L(-3), ctypes.c_char_p(b'user'), ctypes.c_char_p(desc), L(0)) != k: sys.exit('control: key not in @s on the host')
 sys.stderr.write('host key %d\n' % k); sys.stderr.flush()
-os.execv(sys.argv[2], sys.argv[2:])
+os.execv(sys.argv[2], sys.argv[2:] + [str(k)])
 `
 		prof := e.Profile(t, "")
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -124,6 +129,12 @@ os.execv(sys.argv[2], sys.argv[2:])
 		fmt.Sscanf(res.Stderr[strings.Index(res.Stderr, "host key "):], "host key %d", &hostKey)
 		m := h.Lines(t, res)
 		h.Want(t, m, "search-session", syscall.ENOKEY)
+		// Not by its serial either (KEYCTL_READ, same uid outside), and
+		// not listed in /proc/keys.
+		h.Want(t, m, "read-host-key", syscall.EACCES, syscall.ENOKEY)
+		if l := m["proc-keys"]; l.Errno == 0 && strings.Contains(l.Detail, desc) {
+			t.Errorf("the host's key %q is listed in the sandbox's /proc/keys: %s", desc, l.Detail)
+		}
 		if ids := m["session-ids"]; ids.Errno != 0 || strings.Contains(" "+ids.Detail+" ", " "+strconv.Itoa(hostKey)+" ") {
 			t.Errorf("the host's session key %d is in the sandbox's @s: %+v", hostKey, ids)
 		}
