@@ -22,6 +22,9 @@ FIXTURES_ENV := $(CURDIR)/build/fixtures.env
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
+# Never add the nixbox_testing tag here: it adds the allow-all seccomp policy of
+# the escape suite's no-seccomp test build (seccomp/testing_on.go), which the
+# integration harness builds for itself.
 build: ## build bin/nixbox (cgo, -tags seccomp libsqlite3) and the static bin/nixbox-init (cgo, glibc static)
 	@mkdir -p $(BIN)
 	CGO_ENABLED=1 $(GO) build -tags 'seccomp libsqlite3' -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/nixbox ./cmd/nixbox

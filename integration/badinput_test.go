@@ -166,6 +166,9 @@ func badCases(t *testing.T) []badCase {
 		{name: "seccomp unknown syscall", body: v1 + "[seccomp]\nallow = [\"opne\"]\n", line: 3, key: "seccomp.allow[0]", msg: `unknown system call "opne"`},
 		{name: "seccomp never-allow", body: v1 + "[seccomp]\nallow = [\"unshare\"]\n", line: 3, key: "seccomp.allow[0]", msg: "needs seccomp.unsafe", hint: "unsafe"},
 		{name: "seccomp action allow", body: v1 + "[seccomp]\naction = \"allow\"\n", line: 3, key: "seccomp.action", msg: "invalid seccomp action"},
+		// The allow-all policy of the no-seccomp test build exists only
+		// with the nixbox_testing build tag, never in the binary under test.
+		{name: "seccomp test-build policy", body: v1 + "[seccomp]\npolicy = \"testing-allow-all\"\n", line: 3, key: "seccomp.policy", msg: "invalid seccomp policy"},
 
 		// Security suite case 53: host networking shares the X11 and D-Bus
 		// abstract sockets, so it needs an acknowledgement of its own

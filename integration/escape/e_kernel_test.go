@@ -41,6 +41,7 @@ func TestCase27_Keyring(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		probeRun(t, e, ePERM, "keyctl", "add_key", "request_key")
 	})
+	t.Run("no-seccomp", testCase27NoSeccomp)
 }
 
 // modules returns the host's loaded modules (lsmod).
@@ -77,6 +78,7 @@ forked('sysctl-write', w)
 		h.Want(t, m, "unshare-real", syscall.EPERM)
 		h.Want(t, m, "sysctl-write", syscall.EROFS, syscall.EACCES, syscall.EPERM)
 	})
+	t.Run("no-seccomp", testCase21NoSeccomp)
 }
 
 // TestCase22_OtherNamespaces: unshare of every other namespace, setns to
@@ -288,6 +290,7 @@ scf('vhangup', 153)
 			t.Errorf("HOST INVARIANT: module list changed:\nbefore %s\nafter  %s", before, after)
 		}
 	})
+	t.Run("no-seccomp", testCase33NoSeccomp)
 }
 
 // TestCase34_SocketFamilies: exotic families are EAFNOSUPPORT (junk type,

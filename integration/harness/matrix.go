@@ -4,6 +4,7 @@ package harness
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Policies are the seccomp policies every escape case runs under.
@@ -47,6 +49,9 @@ type Env struct {
 	HomeCanaries []*Canary
 	// Root is true for the root runner.
 	Root bool
+	// Bin, when set, is the nixbox binary RunIn uses instead of Nixbox
+	// (the no-seccomp test build, see NoSeccomp).
+	Bin string
 	// NoMountCheck skips the host mountinfo comparison (for a case that
 	// itself changes host mounts on purpose; none does today).
 	NoMountCheck bool
@@ -150,7 +155,13 @@ func (e *Env) Profile(t testing.TB, body string) string {
 // RunIn runs argv in a sandbox under profile prof (a path).
 func (e *Env) RunIn(t testing.TB, prof, stdin string, argv ...string) Result {
 	t.Helper()
-	return e.R.Run(t, stdin, append([]string{"run", "--profile", prof}, argv...)...)
+	args := append([]string{"run", "--profile", prof}, argv...)
+	if e.Bin != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		return e.R.RunCmd(t, e.R.CmdBin(ctx, e.Bin, args...), stdin)
+	}
+	return e.R.Run(t, stdin, args...)
 }
 
 // Sh runs a bash script in a sandbox of the base profile (+ body).
