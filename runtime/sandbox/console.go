@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
@@ -12,6 +13,26 @@ import (
 )
 
 // Terminal handling shared by Run and Enter.
+
+// attachStdio gives proc a pty, through libcontainer's console socket, when
+// terminal is set (never the host terminal itself: TIOCSTI, host-facts §5),
+// else the caller's stdio. The console, if any, is the caller's to close.
+func attachStdio(o Options, proc *libcontainer.Process, terminal bool) (*consoleIO, error) {
+	if terminal {
+		return newConsole(o, proc)
+	}
+	proc.Stdin, proc.Stdout, proc.Stderr = fileOrNil(o.Stdin), fileOrNil(o.Stdout), fileOrNil(o.Stderr)
+	return nil, nil
+}
+
+// forwardSignals starts catching the signals nixbox forwards to the
+// sandbox (waitProcess does the forwarding); call stop when done.
+func forwardSignals() (c chan os.Signal, stop func()) {
+	c = make(chan os.Signal, 16)
+	signal.Notify(c, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
+		unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT, unix.SIGALRM, unix.SIGWINCH)
+	return c, func() { signal.Stop(c) }
+}
 
 func fileOrNil(f *os.File) io.ReadWriter {
 	if f == nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -151,21 +150,16 @@ func Enter(ctx context.Context, stateRoot, id string, argv []string, o EnterOpti
 			break
 		}
 	}
-	var console *consoleIO
-	if o.Terminal {
-		console, err = newConsole(o.Options, proc)
-		if err != nil {
-			return 0, err
-		}
+	console, err := attachStdio(o.Options, proc, o.Terminal)
+	if err != nil {
+		return 0, err
+	}
+	if console != nil {
 		defer console.close()
-	} else {
-		proc.Stdin, proc.Stdout, proc.Stderr = fileOrNil(o.Stdin), fileOrNil(o.Stdout), fileOrNil(o.Stderr)
 	}
 
-	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT, unix.SIGALRM, unix.SIGWINCH)
-	defer signal.Stop(sigc)
+	sigc, stopSignals := forwardSignals()
+	defer stopSignals()
 
 	if err := c.Run(proc); err != nil {
 		return 0, fmt.Errorf("%w: %s: %w", ErrNotEnterable, id, err)

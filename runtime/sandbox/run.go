@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -113,22 +112,17 @@ func (in *Instance) Run(ctx context.Context, spec *specs.Spec, o Options) (int, 
 		// libcontainer logs at this numeric level (logrus.WarnLevel).
 		LogLevel: "3",
 	}
-	var console *consoleIO
-	if p.Terminal {
-		console, err = newConsole(o, proc)
-		if err != nil {
-			return 0, err
-		}
+	console, err := attachStdio(o, proc, p.Terminal)
+	if err != nil {
+		return 0, err
+	}
+	if console != nil {
 		defer console.close()
-	} else {
-		proc.Stdin, proc.Stdout, proc.Stderr = fileOrNil(o.Stdin), fileOrNil(o.Stdout), fileOrNil(o.Stderr)
 	}
 
 	// Forward signals from now on, so a SIGTERM during start is not lost.
-	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT, unix.SIGALRM, unix.SIGWINCH)
-	defer signal.Stop(sigc)
+	sigc, stopSignals := forwardSignals()
+	defer stopSignals()
 
 	o.trace("sandbox: libcontainer Run start")
 	if err := c.Run(proc); err != nil {
