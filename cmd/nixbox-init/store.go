@@ -10,19 +10,23 @@ package main
 // path that costs libcontainer about 22 path-safety openat2 calls each
 // (host-facts §7.3). The constructor:
 //
-//	reads the list                   "nixbox-store 1", then "p NAME" or
-//	                                 "s NAME TARGET" lines
+//	reads the list                   "nixbox-store 2", then one NAME a
+//	                                 line
 //	opens /.nixbox/store once        O_PATH, not following symlinks
 //	checks /nix/store                a tmpfs, empty
 //	for each NAME (a valid store-path base name, so never .links, "." or
 //	"..", never with a '/'):
 //	  openat2(staging, NAME, O_PATH|O_NOFOLLOW,
 //	          RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS|
-//	          RESOLVE_NO_XDEV)       the source, resolved once
+//	          RESOLVE_NO_XDEV)       the source, resolved once; for a
+//	                                 member that is a symlink, the
+//	                                 symlink itself (O_PATH|O_NOFOLLOW);
+//	                                 a missing member: exit 125, named
 //	  fstat                          a symlink, a directory or a file
-//	  symlink: readlinkat(src, "")   must be the listed target; recreated
-//	                                 with symlinkat, never bound through
-//	                                 (security suite case 5)
+//	  symlink: readlinkat(src, "")   its literal target, read from the
+//	                                 descriptor (never from the list),
+//	                                 recreated with symlinkat, never
+//	                                 bound through (security suite case 5)
 //	  dir, file: mkdirat / mknodat(S_IFREG) NAME on the tmpfs, then
 //	  open_tree(src, "", OPEN_TREE_CLONE|AT_EMPTY_PATH) and
 //	  move_mount(tree, "", tmpfs fd, NAME, MOVE_MOUNT_F_EMPTY_PATH)
@@ -85,7 +89,7 @@ package main
 #define NBX_STORE "/nix/store"
 #define NBX_STAGING "/.nixbox/store"
 #define NBX_LIST "/.nixbox/store.list"
-#define NBX_HEADER "nixbox-store 1\n"
+#define NBX_HEADER "nixbox-store 2\n"
 #define NBX_MAX_LIST (16 << 20)
 
 // From <sys/mount.h>, which clashes with <linux/mount.h> in glibc 2.36.
@@ -152,7 +156,7 @@ static char *read_list(void) {
 	buf[got] = 0;
 	if (memchr(buf, 0, got)) store_fail(NBX_LIST, "holds a NUL byte");
 	if (strncmp(buf, NBX_HEADER, strlen(NBX_HEADER)))
-		store_fail(NBX_LIST, "not a closure list of this nixbox-init (\"nixbox-store 1\")");
+		store_fail(NBX_LIST, "not a closure list of this nixbox-init (\"nixbox-store 2\")");
 	close(fd);
 	return buf;
 }
@@ -206,49 +210,54 @@ static void assemble(void) {
 	if (store < 0) store_die(NBX_STORE, "opening");
 	check_empty_tmpfs(store);
 
+	// A symlink's target: at most PATH_MAX - 1 bytes (4095), as the
+	// kernel stores it; a longer answer means a truncated read.
 	static char link[4097];
 	char *line = list + strlen(NBX_HEADER);
 	while (*line) {
 		char *end = strchr(line, '\n');
 		if (!end) store_fail(NBX_LIST, "last line without a newline");
 		*end = 0;
-		char kind = line[0];
-		if ((kind != 'p' && kind != 's') || line[1] != ' ') store_fail(NBX_LIST, "a line is not \"p NAME\" or \"s NAME TARGET\"");
-		char *name = line + 2, *target = NULL;
-		char *sp = strchr(name, ' ');
-		if (sp) {
-			*sp = 0;
-			target = sp + 1;
-		}
-		if ((kind == 's') != (target != NULL) || (target && !*target))
-			store_fail(NBX_LIST, "a line is not \"p NAME\" or \"s NAME TARGET\"");
-		if (!valid_name(name, strlen(name))) store_fail(NBX_LIST, "a name is not a store path's");
+		char *name = line;
+		if (!valid_name(name, end - name)) store_fail(NBX_LIST, "a line is not a store path's name");
 
 		struct open_how how = {
 			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 		};
 		int src = syscall(SYS_openat2, staging, name, &how, sizeof how);
+		if (src < 0 && errno == ENOENT) {
+			// Valid in the Nix database (or a cached closure) but not
+			// on disk: deleted behind Nix's back. Say so, whether the
+			// closure came from the database or the cache.
+			fprintf(stderr, "nixbox: error: nixbox-init: assembling the store: /nix/store/%s: "
+				"a member of the app's closure is missing from the host's store\n"
+				"nixbox: hint: the Nix database lists it as valid; restore it with "
+				"nix-store --repair-path /nix/store/%s (or nix-store --verify --repair)\n", name, name);
+			_exit(125);
+		}
 		if (src < 0) store_die(name, "opening in the host's store");
 		struct stat st;
 		if (fstat(src, &st) < 0) store_die(name, "stat");
 		switch (st.st_mode & S_IFMT) {
 		case S_IFLNK: {
-			if (kind != 's') store_fail(name, "a symlink in the store, not when the closure was resolved");
+			// The descriptor is the symlink itself (O_PATH|O_NOFOLLOW with
+			// RESOLVE_NO_SYMLINKS returns the trailing link, never its
+			// target). Its target is recreated literally on the tmpfs and
+			// never followed here: a bind would follow it to wherever it
+			// points on the host (security suite case 5).
 			ssize_t n = readlinkat(src, "", link, sizeof link);
 			if (n < 0) store_die(name, "readlink");
-			if ((size_t)n >= sizeof link || (size_t)n != strlen(target) || memcmp(link, target, n))
-				store_fail(name, "symlink target changed since the closure was resolved");
-			if (symlinkat(target, store, name) < 0) store_die(name, "creating the symlink");
+			if (n == 0 || (size_t)n >= sizeof link) store_fail(name, "a symlink with an empty or over-long target");
+			link[n] = 0;
+			if (symlinkat(link, store, name) < 0) store_die(name, "creating the symlink");
 			break;
 		}
 		case S_IFDIR:
-			if (kind != 'p') store_fail(name, "not a symlink in the store any more");
 			if (mkdirat(store, name, 0755) < 0) store_die(name, "creating the mount point");
 			attach(src, store, name);
 			break;
 		case S_IFREG:
-			if (kind != 'p') store_fail(name, "not a symlink in the store any more");
 			if (mknodat(store, name, S_IFREG | 0444, 0) < 0) store_die(name, "creating the mount point");
 			attach(src, store, name);
 			break;

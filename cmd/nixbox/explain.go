@@ -23,7 +23,7 @@ func cmdExplain(s *streams, args []string) error {
 	w := s.out
 	fmt.Fprintf(w, "profile:   %s (%s)\n", p.Name, strings.Join(p.Chain, " <- "))
 	fmt.Fprintf(w, "program:   %s\n", sanitize(strings.Join(pr.input.Argv, " ")))
-	fmt.Fprintf(w, "closure:   %d store paths, read-only (%d symlinks recreated)\n", len(pr.closure.Paths), len(pr.closure.Symlinks))
+	fmt.Fprintf(w, "closure:   %d store paths, read-only (symlink members recreated, never followed)\n", len(pr.closure.Paths))
 	fmt.Fprintf(w, "user:      uid %d gid %d mapped to itself, no capabilities, no_new_privs\n", pr.env.UID, pr.env.GID)
 	home := "ephemeral tmpfs (empty at every run)"
 	if p.Home.Mode == profiles.HomePersistent {

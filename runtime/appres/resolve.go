@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/nixbox/nixbox/runtime/closure"
@@ -124,19 +125,29 @@ func Resolve(pkg, command, profileName, pathList string) (Target, error) {
 
 // CheckIn returns an error wrapping closure.ErrNotInClosure unless the
 // program is inside a member of c that is not itself a symlink.
+//
+// The closure does not say which members are symlinks (nixbox-init finds
+// out when it assembles the store, and recreates them as symlinks), so the
+// program's own store path is looked at here: one Lstat. A program inside
+// a symlink member would run through whatever the link points to, which
+// the closure does not vouch for. Resolve already returns Exec with every
+// symlink resolved, so this holds unless the store changed in between.
 func (t Target) CheckIn(c closure.Closure) error {
 	owner, err := closure.StorePathOf(t.Exec)
 	if err != nil {
 		return fmt.Errorf("%w: %q", closure.ErrNotInClosure, t.Exec)
 	}
-	if _, isLink := c.Symlinks[owner]; !isLink {
-		for _, p := range c.Paths {
-			if p == owner {
-				return nil
-			}
-		}
+	if !slices.Contains(c.Paths, owner) {
+		return fmt.Errorf("%w: %q", closure.ErrNotInClosure, t.Exec)
 	}
-	return fmt.Errorf("%w: %q", closure.ErrNotInClosure, t.Exec)
+	fi, err := lstat(owner)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %w", closure.ErrNotInClosure, t.Exec, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %q: %s is a symlink", closure.ErrNotInClosure, t.Exec, owner)
+	}
+	return nil
 }
 
 // defaultCommand picks <root>/bin/<profileName>, else the only entry of

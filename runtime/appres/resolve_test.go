@@ -19,6 +19,7 @@ var (
 	pEmpty   = sp("d", "empty")
 	pEvil    = sp("f", "evil")
 	pWrap    = sp("g", "wrapper")
+	pLinkOut = sp("h", "symlink-output") // a member that is a symlink
 )
 
 // TestMain builds a fake filesystem: a store with packages and a PATH dir
@@ -54,6 +55,7 @@ func TestMain(m *testing.M) {
 	link(pEvil+"/bin/evil", "/usr/bin/true")
 	link(pEvil+"/bin/escape", "../../../../usr/bin/true")
 	link(pEvil+"/bin/dangling", pHello+"/bin/none")
+	link(pLinkOut, pHello)
 	file("/usr/bin/true", 0o755)
 	link("/home/u/.nix-profile", pProfile)
 	link("/home/u/bin/hello", "/home/u/.nix-profile/bin/hello")
@@ -124,10 +126,7 @@ func TestResolve(t *testing.T) {
 
 func TestCheckIn(t *testing.T) {
 	t.Parallel()
-	c := closure.Closure{
-		Paths:    []string{pEvil, pHello, pTools},
-		Symlinks: map[string]string{pEvil: "/etc"},
-	}
+	c := closure.Closure{Paths: []string{pEvil, pHello, pTools, pLinkOut, pEmpty + "-gone"}}
 	tests := []struct {
 		name    string
 		exec    string
@@ -135,7 +134,8 @@ func TestCheckIn(t *testing.T) {
 	}{
 		{name: "member", exec: pHello + "/bin/hello"},
 		{name: "not a member", exec: pProfile + "/bin/hello", wantErr: true},
-		{name: "symlink member", exec: pEvil + "/bin/evil", wantErr: true},
+		{name: "symlink member", exec: pLinkOut + "/bin/hello", wantErr: true},
+		{name: "member missing on disk", exec: pEmpty + "-gone/bin/x", wantErr: true},
 		{name: "outside store", exec: "/usr/bin/true", wantErr: true},
 	}
 	for _, tc := range tests {

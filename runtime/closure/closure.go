@@ -6,10 +6,11 @@ type Closure struct {
 	// order given.
 	Roots []string
 	// Paths holds every store path of the closure, sorted, roots included.
+	// Nothing here says what a member is on disk: nixbox-init opens each
+	// one without following symlinks when it assembles the sandbox's
+	// store, recreates those that are symlinks as symlinks (never
+	// binding through them: a symlink output can point anywhere on the
+	// host) and refuses to start when one is missing
+	// (cmd/nixbox-init/store.go).
 	Paths []string
-	// Symlinks maps each member that is itself a symlink to its literal
-	// target. Such members are recreated as symlinks in the sandbox and
-	// never bind-mounted through: a symlink output can point anywhere on
-	// the host.
-	Symlinks map[string]string
 }

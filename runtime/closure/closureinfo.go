@@ -3,10 +3,8 @@ package closure
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,9 +23,9 @@ const maxClosureInfoBytes = 16 << 20
 // Roots holds the first path listed: a hand-written list names the app
 // first. nixpkgs' closureInfo sorts store-paths, so its first line is just
 // the alphabetically first member; use an absolute command with it.
-// Paths are deduplicated and sorted, and members that are symlinks on disk
-// go into Symlinks. The list is trusted as given: it is not checked
-// against the Nix database, and members need not exist on disk.
+// Paths are deduplicated and sorted. The list is trusted as given: it is
+// not checked against the Nix database, and members are not looked at on
+// disk (nixbox-init does that when it assembles the store; see Closure).
 func ReadClosureInfo(path string) (Closure, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -49,7 +47,7 @@ func ReadClosureInfo(path string) (Closure, error) {
 		return Closure{}, fmt.Errorf("reading closure info %s: larger than %d bytes", path, maxClosureInfoBytes)
 	}
 
-	c := Closure{Symlinks: map[string]string{}}
+	var c Closure
 	seen := map[string]struct{}{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -75,22 +73,5 @@ func ReadClosureInfo(path string) (Closure, error) {
 		return Closure{}, fmt.Errorf("%w: %s lists no store paths", ErrPathInvalid, path)
 	}
 	sort.Strings(c.Paths)
-	for _, p := range c.Paths {
-		fi, err := lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return Closure{}, fmt.Errorf("checking closure member: %w", err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			continue
-		}
-		t, err := readlink(p)
-		if err != nil {
-			return Closure{}, fmt.Errorf("reading closure member symlink: %w", err)
-		}
-		c.Symlinks[p] = t
-	}
 	return c, nil
 }

@@ -6,10 +6,9 @@ import (
 )
 
 // testOnlyRootDir, when set by tests, is prefixed to store paths for the
-// on-disk checks (Lstat, Readlink), so a fake store under a temporary
-// directory stands in for /nix/store. Closure contents are unaffected.
+// on-disk check of a cached root (Lstat), so a fake store under a
+// temporary directory stands in for /nix/store. Closure contents are
+// unaffected.
 var testOnlyRootDir string
 
 func lstat(p string) (fs.FileInfo, error) { return os.Lstat(testOnlyRootDir + p) }
-
-func readlink(p string) (string, error) { return os.Readlink(testOnlyRootDir + p) }

@@ -61,8 +61,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// writeDB creates a Nix-schema database holding refs.
-func writeDB(t *testing.T) string {
+// row is an extra ValidPaths row for writeDB: path is the value stored
+// (a string, or anything else to test odd rows), refs the fixture paths it
+// references, referrers the fixture paths that reference it. dup stores a
+// second row with the same path (the test schema has no UNIQUE).
+type row struct {
+	path            any
+	refs, referrers []string
+	dup             bool
+}
+
+// writeDB creates a Nix-schema database holding refs and the extra rows.
+// Its path column is neither NOT NULL nor UNIQUE, so that odd rows can be
+// stored.
+func writeDB(t *testing.T, extra ...row) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "db.sqlite")
 	db, err := sql.Open("sqlite3", path)
@@ -72,7 +84,7 @@ func writeDB(t *testing.T) string {
 	defer db.Close()
 	stmts := []string{
 		`CREATE TABLE ValidPaths (id integer primary key autoincrement not null,
-		  path text unique not null, hash text not null, registrationTime integer not null,
+		  path text, hash text not null, registrationTime integer not null,
 		  deriver text, narSize integer, ultimate integer, sigs text, ca text)`,
 		`CREATE TABLE Refs (referrer integer not null, reference integer not null,
 		  primary key (referrer, reference))`,
@@ -96,6 +108,32 @@ func writeDB(t *testing.T) string {
 		for _, r := range rs {
 			if _, err := db.Exec(`INSERT INTO Refs VALUES (?, ?)`, ids[p], ids[r]); err != nil {
 				t.Fatal(err)
+			}
+		}
+	}
+	for _, e := range extra {
+		n := 1
+		if e.dup {
+			n = 2
+		}
+		for i := 0; i < n; i++ {
+			res, err := db.Exec(`INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES (?, 'sha256:0', 1, 1)`, e.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := res.LastInsertId()
+			if p, ok := e.path.(string); ok && i == 0 {
+				ids[p] = id
+			}
+			for _, r := range e.refs {
+				if _, err := db.Exec(`INSERT INTO Refs VALUES (?, ?)`, id, ids[r]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range e.referrers {
+				if _, err := db.Exec(`INSERT INTO Refs VALUES (?, ?)`, ids[r], id); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -132,20 +170,19 @@ func TestResolve(t *testing.T) {
 			name:  "leaf",
 			roots: []string{pLibc},
 			opts:  Options{DBPath: db, NixStore: noNixStore},
-			want:  Closure{Roots: []string{pLibc}, Paths: []string{pLibc}, Symlinks: map[string]string{}},
+			want:  Closure{Roots: []string{pLibc}, Paths: []string{pLibc}},
 		},
 		{
 			name:  "app with symlink member",
 			roots: []string{pApp},
 			opts:  Options{DBPath: db, NixStore: noNixStore},
-			want: Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink},
-				Symlinks: map[string]string{pLink: "/etc"}},
+			want:  Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink}},
 		},
 		{
 			name:  "union of roots",
 			roots: []string{pData, pLib},
 			opts:  Options{DBPath: db, NixStore: noNixStore, IsRoot: true},
-			want:  Closure{Roots: []string{pData, pLib}, Paths: []string{pLib, pLibc, pData}, Symlinks: map[string]string{}},
+			want:  Closure{Roots: []string{pData, pLib}, Paths: []string{pLib, pLibc, pData}},
 		},
 		{
 			name:    "no roots",
@@ -174,7 +211,7 @@ func TestResolve(t *testing.T) {
 			name:  "stale DB view, nix-store knows the root",
 			roots: []string{pGone},
 			opts:  Options{DBPath: db, NixStore: fakeNixStore(t, pGone, pGone+"\n"+pLibc+"\n")},
-			want:  Closure{Roots: []string{pGone}, Paths: []string{pLibc, pGone}, Symlinks: map[string]string{}},
+			want:  Closure{Roots: []string{pGone}, Paths: []string{pLibc, pGone}},
 		},
 		{
 			name:    "no DB, no nix-store",
@@ -186,7 +223,7 @@ func TestResolve(t *testing.T) {
 			name:  "no DB, nix-store answers",
 			roots: []string{pLib},
 			opts:  Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: fakeNixStore(t, pLib, pLib+"\n"+pLibc+"\n")},
-			want:  Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}},
+			want:  Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}},
 		},
 		{
 			name:    "nix-store prints garbage",
@@ -226,7 +263,7 @@ func TestResolveCache(t *testing.T) {
 	db := writeDB(t)
 	cache := filepath.Join(t.TempDir(), "cache")
 	noDB := Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: "/bin/false", CacheDir: cache}
-	want := Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}}
+	want := Closure{Roots: []string{pLib}, Paths: []string{pLib, pLibc}}
 
 	if _, err := Resolve(context.Background(), []string{pLib}, noDB); !errors.Is(err, ErrDBUnavailable) {
 		t.Fatalf("Resolve() with no DB and an empty cache = %v, want ErrDBUnavailable", err)
@@ -258,17 +295,24 @@ func TestResolveCache(t *testing.T) {
 
 	// Malformed or stale entries are ignored.
 	good, _ := os.ReadFile(entry)
+	if want := cacheMagic + " " + pLib + " 2\n" + pLib + "\n" + pLibc + "\n"; string(good) != want {
+		t.Fatalf("cache entry = %q, want %q", good, want)
+	}
 	bad := map[string]string{
-		"garbage":         "hello\n",
-		"v1 format":       strings.ReplaceAll(strings.Replace(string(good), "-v2 ", "-v1 ", 1), "p /", "/"),
-		"wrong root":      strings.Replace(string(good), pLib+" ", pLibc+" ", 1),
-		"wrong count":     strings.Replace(string(good), " 2\n", " 3\n", 1),
-		"bad path":        string(good) + "p /etc/passwd\n",
-		"no kind":         strings.Replace(string(good), "p "+pLibc, pLibc, 1),
-		"unknown kind":    strings.Replace(string(good), "p "+pLibc, "x "+pLibc, 1),
-		"unquoted target": strings.Replace(string(good), "p "+pLibc, "s "+pLibc+" /etc", 1),
-		"empty target":    strings.Replace(string(good), "p "+pLibc, "s "+pLibc+` ""`, 1),
-		"unsorted":        cacheMagic + " " + pLib + " 2\np " + pLibc + "\np " + pLib + "\n",
+		"garbage":           "hello\n",
+		"v2 format":         "nixbox-closure-v2 " + pLib + " 2\np " + pLib + "\np " + pLibc + "\n",
+		"v2 magic":          strings.Replace(string(good), "-v3 ", "-v2 ", 1),
+		"wrong root":        strings.Replace(string(good), pLib+" ", pLibc+" ", 1),
+		"wrong count":       strings.Replace(string(good), " 2\n", " 3\n", 1),
+		"huge count":        strings.Replace(string(good), " 2\n", " 99999999999\n", 1),
+		"bad path":          strings.Replace(string(good), " 2\n", " 3\n", 1) + "/etc/passwd\n",
+		"kind prefix":       strings.Replace(string(good), "\n"+pLibc, "\np "+pLibc, 1),
+		"symlink line":      strings.Replace(string(good), "\n"+pLibc, "\ns "+pLibc+` "/etc"`, 1),
+		"no final newline":  strings.TrimSuffix(string(good), "\n"),
+		"empty line":        string(good) + "\n",
+		"duplicate":         strings.Replace(string(good), " 2\n", " 3\n", 1) + pLibc + "\n",
+		"unsorted":          cacheMagic + " " + pLib + " 2\n" + pLibc + "\n" + pLib + "\n",
+		"root not a member": cacheMagic + " " + pLib + " 1\n" + pLibc + "\n",
 	}
 	for name, content := range bad {
 		if err := os.WriteFile(entry, []byte(content), 0o600); err != nil {
@@ -283,7 +327,7 @@ func TestResolveCache(t *testing.T) {
 	// ignored: the cache never serves a root that does not exist.
 	gone := sp("h", "collected")
 	goneEntry := filepath.Join(cache, strings.Repeat("h", 32)+".closure")
-	if err := os.WriteFile(goneEntry, []byte(cacheMagic+" "+gone+" 1\np "+gone+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(goneEntry, []byte(cacheMagic+" "+gone+" 1\n"+gone+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Resolve(context.Background(), []string{gone}, noDB); !errors.Is(err, ErrDBUnavailable) {
@@ -291,30 +335,69 @@ func TestResolveCache(t *testing.T) {
 	}
 }
 
-// TestResolveCacheSymlinks: the cache records which members are symlinks,
-// so a cached closure has the same Symlinks without touching the members.
-func TestResolveCacheSymlinks(t *testing.T) {
+// TestResolveMembersNotOnDisk: Resolve does not look at members on disk
+// (issue 6): a symlink member is a member like any other, and a member
+// missing from disk is listed, for nixbox-init to refuse (exit 125,
+// naming it) when it assembles the store. Cached or not, the answer is the
+// same; only a cached root is checked on disk.
+func TestResolveMembersNotOnDisk(t *testing.T) {
 	t.Parallel()
-	db := writeDB(t)
+	gone := sp("j", "deleted-behind-nix")
+	user := sp("m", "uses-deleted")
+	if err := os.MkdirAll(testOnlyRootDir+user, 0o755); err != nil { // the root, cached, is looked at
+		t.Fatal(err)
+	}
+	db := writeDB(t, row{path: gone}, row{path: user, refs: []string{gone}})
 	cache := filepath.Join(t.TempDir(), "cache")
-	want := Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink}, Symlinks: map[string]string{pLink: "/etc"}}
-	if _, err := Resolve(context.Background(), []string{pApp}, Options{DBPath: db, NixStore: "/bin/false", CacheDir: cache}); err != nil {
-		t.Fatal(err)
-	}
-	entry, err := os.ReadFile(filepath.Join(cache, strings.Repeat("a", 32)+".closure"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(entry), "s "+pLink+` "/etc"`+"\n") {
-		t.Fatalf("cache entry does not record the symlink member:\n%s", entry)
-	}
+	opts := Options{DBPath: db, NixStore: "/bin/false", CacheDir: cache}
 	noDB := Options{DBPath: filepath.Join(t.TempDir(), "none.sqlite"), NixStore: "/bin/false", CacheDir: cache}
-	got, err := Resolve(context.Background(), []string{pApp}, noDB)
-	if err != nil {
-		t.Fatalf("Resolve() from cache = %v", err)
+	for _, tc := range []struct {
+		root string
+		want Closure
+	}{
+		{pApp, Closure{Roots: []string{pApp}, Paths: []string{pApp, pLib, pLibc, pLink}}},
+		{user, Closure{Roots: []string{user}, Paths: []string{gone, user}}},
+	} {
+		for _, o := range []Options{opts, noDB} { // uncached, then from the cache
+			got, err := Resolve(context.Background(), []string{tc.root}, o)
+			if err != nil {
+				t.Fatalf("Resolve(%s) = %v", tc.root, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("Resolve(%s) mismatch (-want +got):\n%s", tc.root, diff)
+			}
+		}
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("Resolve() from cache mismatch (-want +got):\n%s", diff)
+}
+
+// TestResolveOddDB: a row the closure query returns that is not a valid
+// store path, not text, or listed twice fails the query, closed: it is
+// never skipped. As for an unreadable DB, nix-store is asked instead; here
+// there is none, so Resolve fails.
+func TestResolveOddDB(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		odd  row
+	}{
+		{"outside the store", row{path: "/etc/passwd"}},
+		{"below a store path", row{path: pLibc + "/lib/libc.so"}},
+		{"dot-dot", row{path: "/nix/store/../../etc"}},
+		{"newline", row{path: pLibc + "\n/etc"}},
+		{"blob", row{path: []byte(sp("k", "blob"))}},
+		{"null", row{path: nil}},
+		{"integer", row{path: 42}},
+		{"same path twice", row{path: pLibc, dup: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.odd.referrers = []string{pLib}
+			db := writeDB(t, tc.odd)
+			_, err := Resolve(context.Background(), []string{pApp}, Options{DBPath: db, NixStore: "/bin/false"})
+			if !errors.Is(err, ErrDBUnavailable) {
+				t.Fatalf("Resolve() = %v, want ErrDBUnavailable", err)
+			}
+		})
 	}
 }
 
@@ -341,12 +424,12 @@ func TestReadClosureInfo(t *testing.T) {
 		{
 			name: "closureInfo dir",
 			path: infoDir,
-			want: Closure{Roots: []string{pLibc}, Paths: []string{pLib, pLibc}, Symlinks: map[string]string{}},
+			want: Closure{Roots: []string{pLibc}, Paths: []string{pLib, pLibc}},
 		},
 		{
 			name: "plain file, app first, duplicates and blank lines",
 			path: write(t, pApp+"\n\n"+pLink+"\n"+pLibc+"\n"+pApp+"\n"),
-			want: Closure{Roots: []string{pApp}, Paths: []string{pApp, pLibc, pLink}, Symlinks: map[string]string{pLink: "/etc"}},
+			want: Closure{Roots: []string{pApp}, Paths: []string{pApp, pLibc, pLink}},
 		},
 		{name: "bad line", path: write(t, pApp+"\n/etc\n"), wantErr: ErrPathInvalid},
 		{name: "subpath", path: write(t, pApp+"/bin/x\n"), wantErr: ErrPathInvalid},

@@ -28,7 +28,10 @@ import (
 // symlink members as symlinks, makes the whole /nix/store tree read-only,
 // nosuid and nodev, detaches the staging bind and drops the capabilities
 // it needed for that (CAP_SYS_ADMIN, CAP_SETPCAP) from every set, the
-// bounding set included (cmd/nixbox-init/store.go).
+// bounding set included (cmd/nixbox-init/store.go). The openat2 returns the
+// symlink itself for a member that is one: what each member is, and a
+// symlink's target, are read there, from the member's descriptor, and
+// never taken from the list.
 
 // StagingPath is where the host's whole store is bound, read-only, for
 // nixbox-init to assemble the closure from. nixbox-init detaches it before
@@ -40,8 +43,11 @@ const StagingPath = "/.nixbox/store"
 const StoreListPath = "/.nixbox/store.list"
 
 // StoreListHeader is the first line of every closure list; nixbox-init
-// refuses a list without it.
-const StoreListHeader = "nixbox-store 1"
+// refuses a list without it. Version 1 had "p NAME" and "s NAME TARGET"
+// lines; version 2 names members only, and nixbox-init finds out which
+// are symlinks itself. The two binaries are built together; a mismatch
+// fails closed, naming the header.
+const StoreListHeader = "nixbox-store 2"
 
 // storeTmpfsSize bounds the /nix/store tmpfs: it holds only empty
 // directories, empty files and symlinks (mount points and symlink members),
@@ -51,36 +57,27 @@ const StoreListHeader = "nixbox-store 1"
 const storeTmpfsSize = "size=16m"
 
 // StoreList returns the closure list for nixbox-init: the header line,
-// then one line per member, in the closure's order:
+// then the base name of each member, one per line, in the closure's order.
+// nixbox-init opens each beneath the staging bind without following
+// symlinks: a directory or regular file is bound, a symlink is recreated
+// with its literal target and never bound through (a bind follows its
+// source, and a symlink output can point anywhere on the host: security
+// suite case 5), and a missing member stops the sandbox (exit 125).
 //
-//	p NAME          a store path to bind (a directory or a regular file)
-//	s NAME TARGET   a store path that is a symlink, recreated with this
-//	                literal target (the rest of the line) and never
-//	                bound through: a bind follows its source, and a symlink
-//	                output can point anywhere on the host (security suite
-//	                case 5)
-//
-// NAME is the base name of a valid top-level store path. A member outside
-// the store, or a symlink target holding a newline or NUL (which the line
-// format cannot carry), is an error: fail closed.
+// A member that is not a valid top-level store path is an error: fail
+// closed. Its base name is then 32 nix-base32 characters, '-' and
+// [A-Za-z0-9+._?=-], so never "", ".", "..", ".links", and never holds a
+// '/', a space or a newline.
 func StoreList(cl closure.Closure) (string, error) {
 	var b strings.Builder
+	b.Grow(len(StoreListHeader) + 1 + len(cl.Paths)*64)
 	b.WriteString(StoreListHeader + "\n")
 	for _, p := range cl.Paths {
 		sp, err := closure.ParseStorePath(p)
 		if err != nil {
 			return "", fmt.Errorf("%w: closure member: %w", ErrBuild, err)
 		}
-		name := sp.Hash + "-" + sp.Name
-		t, ok := cl.Symlinks[p]
-		if !ok {
-			b.WriteString("p " + name + "\n")
-			continue
-		}
-		if t == "" || strings.ContainsAny(t, "\n\x00") {
-			return "", fmt.Errorf("%w: closure member %s is a symlink with an empty target or one holding a newline", ErrBuild, p)
-		}
-		b.WriteString("s " + name + " " + t + "\n")
+		b.WriteString(sp.Hash + "-" + sp.Name + "\n")
 	}
 	return b.String(), nil
 }
