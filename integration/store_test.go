@@ -191,11 +191,57 @@ func TestStoreOf500Paths(t *testing.T) {
 	})
 }
 
+// TestStoreMemberMissing: a member the Nix database lists as valid but
+// that was deleted from disk behind Nix's back stops the sandbox with exit
+// 125 and a message naming it, before the app runs, whether the closure
+// comes from the database (first run: nixbox no longer looks at members
+// on disk, nixbox-init does, issue 6) or from the cache (second run). The
+// member is a store path added for the test, removed, and put back as it
+// was (same bytes, mode and mtime: the store is consistent again).
+func TestStoreMemberMissing(t *testing.T) {
+	bash := bin(t, "BASH", "bash")
+	gone := addFileToStore(t, "#!"+bash+"\necho missing-member-"+strconv.FormatInt(time.Now().UnixNano(), 10)+"\n")
+	fi, err := os.Lstat(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(gone); err != nil {
+		skipOrFail(t, "deleting %s from the store: %v", gone, err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(gone, body, fi.Mode().Perm()|0o200); err != nil {
+			t.Errorf("restoring %s: %v", gone, err)
+			return
+		}
+		_ = os.Chmod(gone, fi.Mode().Perm())
+		_ = os.Chtimes(gone, fi.ModTime(), fi.ModTime())
+	})
+	prof := writeProfile(t, "gonemember", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+gone+"\"]\n")
+	forEach(t, func(t *testing.T, r runner) {
+		for _, run := range []string{"uncached", "cached"} {
+			res := r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "echo"), "app-ran")
+			if res.code != 125 || strings.Contains(res.stdout, "app-ran") ||
+				!strings.Contains(res.stderr, gone+": a member of the app's closure is missing from the host's store") ||
+				!strings.Contains(res.stderr, "nix-store --repair-path "+gone) {
+				t.Fatalf("%s run with %s deleted: %s", run, gone, res)
+			}
+		}
+		entries, _ := filepath.Glob(filepath.Join(r.home, ".cache", "nixbox", "closures", "*.closure"))
+		if len(entries) == 0 {
+			t.Errorf("no closure was cached: the second run was not a cached one")
+		}
+	})
+}
+
 // TestStoreAssemblyFailsClosed: a closure list nixbox-init cannot honour
 // (a name that is no store path's, a member missing from the store, a
-// directory listed as a symlink) stops the sandbox with exit 125 before
-// the app runs. Run under Debian's runc from a bundle whose list is
-// edited, as nixbox itself never writes such a list.
+// line of the old format) stops the sandbox with exit 125 before the app
+// runs. Run under Debian's runc from a bundle whose list is edited, as
+// nixbox itself never writes such a list.
 func TestStoreAssemblyFailsClosed(t *testing.T) {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
@@ -203,10 +249,12 @@ func TestStoreAssemblyFailsClosed(t *testing.T) {
 	}
 	coreutils := filepath.Base(fixture(t, "COREUTILS"))
 	for _, tc := range []struct{ name, line string }{
-		{"link farm", "p .links"},
-		{"dot-dot", "p .."},
-		{"missing member", "p 00000000000000000000000000000000-missing"},
-		{"directory listed as a symlink", "s " + coreutils + " /etc"},
+		{"link farm", ".links"},
+		{"dot-dot", ".."},
+		{"missing member", "00000000000000000000000000000000-missing"},
+		{"a path, not a name", "/nix/store/" + coreutils},
+		{"version 1 line", "p " + coreutils},
+		{"version 1 symlink line", "s " + coreutils + " /etc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEach(t, func(t *testing.T, r runner) {
