@@ -69,6 +69,9 @@ type row struct {
 	path            any
 	refs, referrers []string
 	dup             bool
+	// noRow stores no ValidPaths row: only the references from
+	// referrers, to an id that no row has.
+	noRow bool
 }
 
 // writeDB creates a Nix-schema database holding refs and the extra rows.
@@ -117,11 +120,14 @@ func writeDB(t *testing.T, extra ...row) string {
 			n = 2
 		}
 		for i := 0; i < n; i++ {
-			res, err := db.Exec(`INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES (?, 'sha256:0', 1, 1)`, e.path)
-			if err != nil {
-				t.Fatal(err)
+			id := int64(1 << 40)
+			if !e.noRow {
+				res, err := db.Exec(`INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES (?, 'sha256:0', 1, 1)`, e.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				id, _ = res.LastInsertId()
 			}
-			id, _ := res.LastInsertId()
 			if p, ok := e.path.(string); ok && i == 0 {
 				ids[p] = id
 			}
@@ -388,6 +394,7 @@ func TestResolveOddDB(t *testing.T) {
 		{"null", row{path: nil}},
 		{"integer", row{path: 42}},
 		{"same path twice", row{path: pLibc, dup: true}},
+		{"reference to no path", row{noRow: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
