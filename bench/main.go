@@ -655,7 +655,7 @@ func (b *bench) resolution() error {
 		}
 		for _, name := range []string{"BenchmarkResolve500Uncached", "BenchmarkResolve500Cached"} {
 			v, skip := parseBench(out, name)
-			label := "nixbox in-process, uncached (open DB + recursive query + Lstat of each member)"
+			label := "nixbox in-process, uncached (open DB + recursive query; members are not looked at on disk)"
 			if strings.HasSuffix(name, "Cached") && !strings.HasSuffix(name, "Uncached") {
 				label = "nixbox in-process, cached (cache entry + Lstat of the root)"
 			}
