@@ -53,8 +53,9 @@ type Options struct {
 	// CacheDir holds one cached closure per root. Optional; "" disables
 	// the cache. See Resolve for when an entry is trusted.
 	CacheDir string
-	// IsRoot says the caller runs as root: only non-root callers may fall
-	// back to an immutable=1 open, which ignores the WAL (host-facts
+	// IsRoot says the caller runs as root: root may create the DB's -shm
+	// file when it is absent; only non-root callers fall back to an
+	// immutable=1 open instead, which ignores the WAL (host-facts
 	// §3.4). The caller gets it from hostenv; Resolve never probes.
 	IsRoot bool
 }
@@ -86,8 +87,10 @@ const connParams = "_mutex=no"
 // in the database; otherwise the error wraps ErrPathInvalid. The order is
 // the one host-facts §3.4 recommends:
 //
-//  1. open the DB with mode=ro and a busy timeout;
-//  2. if that fails and the caller is not root, open it with immutable=1;
+//  1. open the DB with mode=ro, a read-only mapping of its -shm file
+//     (readonly_shm=1) and a busy timeout;
+//  2. if that fails: as root, open it with mode=ro alone (which may
+//     create the -shm file); otherwise with immutable=1;
 //  3. if a root is missing from the result (not valid, or a stale
 //     immutable view that ignores the WAL), or the DB can't be read at
 //     all, ask nix-store --query --requisites;
@@ -208,17 +211,30 @@ func queryDB(ctx context.Context, roots []string, opts Options) (map[string][]st
 	if !strings.HasPrefix(opts.DBPath, "/") {
 		return nil, fmt.Errorf("database path %q is not absolute", opts.DBPath)
 	}
-	per, err := queryDSN(ctx, dsn(opts.DBPath, fmt.Sprintf("mode=ro&_busy_timeout=%d&%s", busyTimeoutMS, connParams)), roots)
-	if err == nil || opts.IsRoot {
-		return per, err
+	ro := fmt.Sprintf("mode=ro&_busy_timeout=%d&%s", busyTimeoutMS, connParams)
+	// readonly_shm=1: SQLite opens db.sqlite-shm read-only, as it must for
+	// a non-root reader anyway (the file is root's, 0644). With a writer
+	// connected it reads the writer's index; with none, it reads the WAL
+	// itself into private memory and retries if a writer appears (SQLite's
+	// read-only WAL support), where a read-write mapping made every root
+	// reader rebuild and rewrite Nix's index: about a quarter of an
+	// uncached Resolve at 500 paths (issue 6), and writes a reader should
+	// not make.
+	per, err := queryDSN(ctx, dsn(opts.DBPath, "readonly_shm=1&"+ro), roots)
+	if err == nil {
+		return per, nil
 	}
-	// A non-root reader can't use mode=ro while db.sqlite-shm is absent
-	// (SQLite deletes it with the last writer); only immutable=1 opens
-	// the file then. It ignores the WAL, so query() double-checks that
-	// every root is present.
-	per, err2 := queryDSN(ctx, dsn(opts.DBPath, "immutable=1&"+connParams), roots)
+	// A read-only mapping needs db.sqlite-shm to exist, and SQLite deletes
+	// it with the last writer. Root may create it: mode=ro alone does.
+	// Anyone else can only open the file with immutable=1, which ignores
+	// the WAL, so query() double-checks that every root is present.
+	fallback := "immutable=1&" + connParams
+	if opts.IsRoot {
+		fallback = ro
+	}
+	per, err2 := queryDSN(ctx, dsn(opts.DBPath, fallback), roots)
 	if err2 != nil {
-		return nil, fmt.Errorf("opening %s: mode=ro: %v; immutable=1: %w", opts.DBPath, err, err2)
+		return nil, fmt.Errorf("opening %s: mode=ro,readonly_shm=1: %v; %s: %w", opts.DBPath, err, strings.SplitN(fallback, "&", 2)[0], err2)
 	}
 	return per, nil
 }

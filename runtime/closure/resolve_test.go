@@ -462,3 +462,58 @@ func TestReadClosureInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveWAL: the Nix database in WAL mode, as Nix keeps it. With a
+// writer connected, a path it committed to the WAL only (not yet
+// checkpointed into the main file) is read through the writer's -shm,
+// mapped read-only. With no writer, SQLite has deleted the -shm file:
+// root creates it (mode=ro), anyone else opens the file immutable=1.
+func TestResolveWAL(t *testing.T) {
+	t.Parallel()
+	db := writeDB(t)
+	w, err := sql.Open("sqlite3", db+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+		t.Fatal(err)
+	}
+	fresh := sp("n", "in-the-wal-only")
+	if _, err := w.Exec(`INSERT INTO ValidPaths (path, hash, registrationTime, narSize) VALUES (?, 'sha256:0', 1, 1)`, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(`INSERT INTO Refs SELECT a.id, b.id FROM ValidPaths a, ValidPaths b WHERE a.path = ? AND b.path = ?`, fresh, pLibc); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(db + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the writer's WAL: %v, %v", fi, err)
+	}
+	want := Closure{Roots: []string{fresh}, Paths: []string{pLibc, fresh}}
+	for _, isRoot := range []bool{true, false} {
+		got, err := Resolve(context.Background(), []string{fresh}, Options{DBPath: db, NixStore: "/bin/false", IsRoot: isRoot})
+		if err != nil {
+			t.Fatalf("IsRoot %v, writer connected: Resolve() = %v", isRoot, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("IsRoot %v, writer connected: Resolve() mismatch (-want +got):\n%s", isRoot, diff)
+		}
+	}
+	if err := w.Close(); err != nil { // checkpoints, deletes -wal and -shm
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(db + "-shm"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("-shm after the last writer closed: %v, want it gone", err)
+	}
+	for _, isRoot := range []bool{true, false} {
+		got, err := Resolve(context.Background(), []string{fresh}, Options{DBPath: db, NixStore: "/bin/false", IsRoot: isRoot})
+		if err != nil {
+			t.Fatalf("IsRoot %v, no -shm: Resolve() = %v", isRoot, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("IsRoot %v, no -shm: Resolve() mismatch (-want +got):\n%s", isRoot, diff)
+		}
+		os.Remove(db + "-shm") // as SQLite's last writer would
+		os.Remove(db + "-wal")
+	}
+}
