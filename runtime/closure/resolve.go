@@ -283,8 +283,12 @@ func queryDSN(ctx context.Context, dsn string, roots []string) (map[string][]str
 // value that is a valid top-level store path (ParseStorePath): anything
 // else, a NULL or a blob included, is an error, never skipped.
 func queryRoot(stmt driver.Stmt, root string) ([]string, error) {
-	// Query, not QueryContext: see queryDSN.
-	rows, err := stmt.Query([]driver.Value{root})
+	q, ok := stmt.(driver.StmtQueryContext)
+	if !ok {
+		return nil, fmt.Errorf("the sqlite3 driver's statement is a %T, without QueryContext", stmt)
+	}
+	// context.Background, never the caller's: see queryDSN.
+	rows, err := q.QueryContext(context.Background(), []driver.NamedValue{{Ordinal: 1, Value: root}})
 	if err != nil {
 		return nil, err
 	}
