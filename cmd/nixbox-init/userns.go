@@ -153,10 +153,10 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	long uid = parse_id(argv[3]), gid = parse_id(argv[5]);
 	char map[64];
 	// The argument layout is fixed by stage 1 (main.go startApp).
-	int cap = !strcmp(argv[6], "--cap-userns");
-	if (argc < 8 + cap || strcmp(argv[6 + cap], "--"))
+	int capped = !strcmp(argv[6], "--cap-userns");
+	if (argc < 8 + capped || strcmp(argv[6 + capped], "--"))
 		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
-	char **app = argv + 7 + cap;
+	char **app = argv + 7 + capped;
 
 	if (unshare(CLONE_NEWUSER) < 0) die("creating the app's user namespace");
 	write_file("/proc/self/setgroups", "deny");
@@ -164,7 +164,7 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	write_file("/proc/self/uid_map", map);
 	snprintf(map, sizeof map, "%ld 0 1", gid);
 	write_file("/proc/self/gid_map", map);
-	if (cap) cap_userns();
+	if (capped) cap_userns();
 
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) die("dropping the capability bounding set");
