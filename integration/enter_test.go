@@ -28,15 +28,16 @@ type enterApp struct {
 }
 
 // startEnterApp starts `bash -c 'echo $$ > /tmp/apppid; sleep 300'` under a
-// profile whose closure also holds coreutils (and the probe) and waits
-// until ps lists it and the app has written its pid.
-func startEnterApp(t *testing.T, r runner) *enterApp {
+// profile whose closure also holds coreutils (and the probe), plus the
+// profile tables in extra, and waits until ps lists it and the app has
+// written its pid.
+func startEnterApp(t *testing.T, r runner, extra string) *enterApp {
 	t.Helper()
 	pkgs := []string{`"` + fixture(t, "COREUTILS") + `"`}
 	if p := fixtures["PROBE"]; p != "" {
 		pkgs = append(pkgs, `"`+p+`"`)
 	}
-	prof := writeProfile(t, "enterable", "version = 1\nextends = \"default\"\n[app]\npackages = ["+strings.Join(pkgs, ", ")+"]\n")
+	prof := writeProfile(t, "enterable", "version = 1\nextends = \"default\"\n[app]\npackages = ["+strings.Join(pkgs, ", ")+"]\n"+extra)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	t.Cleanup(cancel)
 	c := r.cmd(ctx, "run", "--profile", prof, bin(t, "BASH", "bash"), "-c",
@@ -131,7 +132,7 @@ func TestEnter(t *testing.T) {
 	rs := runners(t)
 	apps := map[string]*enterApp{}
 	for _, r := range rs {
-		apps[r.name] = startEnterApp(t, r)
+		apps[r.name] = startEnterApp(t, r, "")
 	}
 	coreutils := func(p string) string { return bin(t, "COREUTILS", p) }
 	for _, r := range rs {
@@ -203,6 +204,12 @@ func TestEnter(t *testing.T) {
 				if got, want := statusField(t, res.stdout, f), statusField(t, appRes.stdout, f); got != want {
 					t.Errorf("%s: entered %q, app %q", f, got, want)
 				}
+			}
+			// No nested user namespace, as for the app (escape case 21):
+			// nixbox-init caps the command's own namespace too.
+			res = r.run(t, "", "enter", a.id, coreutils("cat"), "/proc/sys/user/max_user_namespaces")
+			if res.code != 0 || strings.TrimSpace(res.stdout) != "0" {
+				t.Errorf("entered user.max_user_namespaces: %s, want 0", res)
 			}
 
 			// Denied what the app is denied.
@@ -329,6 +336,34 @@ func TestEnter(t *testing.T) {
 			}
 			if res := r.run(t, "", "enter", a.id, coreutils("true")); res.code != 1 {
 				t.Errorf("enter after kill: %s", res)
+			}
+		})
+	}
+}
+
+// TestEnterAllowUserns: under seccomp.allow_userns nixbox-init leaves the
+// app's user namespace uncapped (cmd/nixbox-init/sysctl.go), and the
+// instance records it, so an entered command is not capped either; it
+// still runs with no capability and the app's filter.
+func TestEnterAllowUserns(t *testing.T) {
+	rs := runners(t)
+	apps := map[string]*enterApp{}
+	for _, r := range rs {
+		apps[r.name] = startEnterApp(t, r, "[seccomp]\nallow_userns = true\n")
+	}
+	for _, r := range rs {
+		a := apps[r.name]
+		t.Run(r.name, func(t *testing.T) {
+			res := r.run(t, "", "enter", a.id, bin(t, "COREUTILS", "cat"), "/proc/sys/user/max_user_namespaces",
+				"/proc/self/status")
+			lines := strings.SplitN(res.stdout, "\n", 2)
+			if n, err := strconv.Atoi(lines[0]); res.code != 0 || err != nil || n <= 0 {
+				t.Errorf("entered user.max_user_namespaces under allow_userns: %q (%s), want the kernel's uncapped value", lines[0], res)
+			}
+			if res.code == 0 && len(lines) == 2 {
+				if got := statusField(t, lines[1], "CapEff"); got != "0000000000000000" {
+					t.Errorf("entered CapEff = %s, want 0", got)
+				}
 			}
 		})
 	}
