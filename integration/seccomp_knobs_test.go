@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // The [seccomp] knobs in real sandboxes: for each knob, nbx-probe runs
@@ -94,14 +96,14 @@ func knobProbes(t *testing.T) []knobProbe {
 }
 
 // probeRunProfile runs `nbx-probe arg` under the profile file prof.
-func probeRunProfile(t *testing.T, r runner, prof, arg string) map[string]probeCase {
+func probeRunProfile(t *testing.T, r *h.Runner, prof, arg string) map[string]probeCase {
 	t.Helper()
-	res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), arg)
-	if res.code != 0 {
+	res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "PROBE", "nbx-probe"), arg)
+	if res.Code != 0 {
 		t.Fatalf("nbx-probe %s under %s: %s", arg, prof, res)
 	}
 	m := map[string]probeCase{}
-	sc := bufio.NewScanner(strings.NewReader(res.stdout))
+	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
 	for sc.Scan() {
 		var c probeCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
@@ -121,11 +123,11 @@ func sameOutcome(a, b probeCase) bool { return a.Errno == b.Errno && a.Signal ==
 // TestSeccompKnobs: each knob loosens (or tightens) exactly the calls it
 // names, for root and rootless.
 func TestSeccompKnobs(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		base := probeRun(t, r, "strict", "syscalls")
 		for _, k := range knobProbes(t) {
 			t.Run(k.name, func(t *testing.T) {
-				prof := writeProfile(t, "knob-"+strings.ReplaceAll(k.name, "_", "-"),
+				prof := h.WriteProfile(t, "knob-"+strings.ReplaceAll(k.name, "_", "-"),
 					"version = 1\nextends = \"default\"\n[seccomp]\n"+k.profile)
 				got := probeRunProfile(t, r, prof, "syscalls")
 				for name, b := range base {
@@ -180,7 +182,7 @@ func i386GetpidUnderMultiarch(t *testing.T) func(probeCase) bool {
 // TestSeccompKnobsRefused: the refused combinations never start the app
 // (security suite §6.6).
 func TestSeccompKnobsRefused(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, tc := range []struct{ name, table, want string }{
 			{"unknown-name", "allow = [\"ptrcae\"]\n", `unknown system call "ptrcae"`},
 			{"never-allow", "allow = [\"unshare\"]\n", "needs seccomp.unsafe"},
@@ -188,9 +190,9 @@ func TestSeccompKnobsRefused(t *testing.T) {
 			{"multiarch-compat", "policy = \"compat\"\nallow_multiarch = true\n", "allow_multiarch needs the strict policy"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				prof := writeProfile(t, "refused-"+tc.name, "version = 1\nextends = \"default\"\n[seccomp]\n"+tc.table)
-				res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), "check")
-				if res.code == 0 || !strings.Contains(res.stderr, tc.want) || res.stdout != "" {
+				prof := h.WriteProfile(t, "refused-"+tc.name, "version = 1\nextends = \"default\"\n[seccomp]\n"+tc.table)
+				res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "PROBE", "nbx-probe"), "check")
+				if res.Code == 0 || !strings.Contains(res.Stderr, tc.want) || res.Stdout != "" {
 					t.Errorf("got %s; want a refusal mentioning %q and no output", res, tc.want)
 				}
 			})
