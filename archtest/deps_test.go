@@ -150,14 +150,22 @@ type exception struct {
 var importRules = map[string]importRule{
 	"cmd/nixbox":      {any: true}, // "only cmd/nixbox wires things together"
 	"cmd/nixbox-init": {},          // static in-sandbox init, its own binary (§1)
-	"integration":     {},          // drives the built binaries
-	// The escape suite's shared harness drives the built binaries too.
+	// The functional suite drives the built binaries through the shared
+	// harness (runners, fixtures, running nixbox, skip-or-fail under CI),
+	// as the escape suite does: one implementation for both.
+	"integration": {allowed: []string{"integration/harness"}},
+	// The shared harness of both integration suites drives the built
+	// binaries; it imports nothing of ours.
 	"integration/harness": {},
 	"integration/escape":  {allowed: []string{"integration/harness"}},
 	// make bench: runs the built binaries and peers, imports nothing of ours.
-	"bench":    {},
-	"archtest": {},
-	"profiles": {allowed: []string{"seccomp"}}, // syscall-name checks only
+	"bench": {},
+	// make bench's libcontainer floor: a benchmark-only program, not part
+	// of nixbox's binaries. It imports libcontainer itself (not through
+	// runtime/sandbox) because it measures libcontainer alone.
+	"bench/lcfloor": {},
+	"archtest":      {},
+	"profiles":      {allowed: []string{"seccomp"}}, // syscall-name checks only
 	"runtime/specgen": {
 		allowed: []string{"profiles", "seccomp", "runtime/hostenv", "runtime/closure"},
 		exceptions: []exception{{

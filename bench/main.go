@@ -43,9 +43,13 @@ const (
 	toolBwrap  = "bwrap"
 	toolCrun   = "crun"
 	toolRunc   = "runc"
+	// toolFloor is bench/lcfloor: the least any in-process libcontainer
+	// launcher does (no profile, closure query, filter, cgroup, masked
+	// paths or init), the floor for nixbox while it runs on libcontainer.
+	toolFloor = "libcontainer-min"
 )
 
-var tools = []string{toolNixbox, toolBwrap, toolCrun, toolRunc}
+var tools = []string{toolNixbox, toolBwrap, toolCrun, toolRunc, toolFloor}
 
 type options struct {
 	repo, fixtures, nixbox, nixboxInit string
@@ -271,7 +275,8 @@ func (b *bench) setup() error {
 	b.home = filepath.Join(b.udir, "home")
 	b.tmp = filepath.Join(b.udir, "tmp")
 	for _, d := range []string{b.bin, b.udir, b.home, b.tmp,
-		filepath.Join(b.udir, "crun-root"), filepath.Join(b.udir, "runc-root"), filepath.Join(b.udir, "out")} {
+		filepath.Join(b.udir, "crun-root"), filepath.Join(b.udir, "runc-root"), filepath.Join(b.udir, "out"),
+		filepath.Join(b.udir, "lcfloor-state")} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
@@ -285,6 +290,13 @@ func (b *bench) setup() error {
 		if err := copyFile(c[0], filepath.Join(b.bin, c[1]), 0o755); err != nil {
 			return fmt.Errorf("%v: run `make build`", err)
 		}
+	}
+	// The libcontainer floor is built like nixbox (cgo for nsenter,
+	// stripped).
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(b.bin, "lcfloor"), "./bench/lcfloor")
+	build.Dir = b.opt.repo
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./bench/lcfloor: %v: %s", err, out)
 	}
 	logf("work dir %s (removed at exit)", b.work)
 	return nil
@@ -466,7 +478,17 @@ func (b *bench) size(n int) error {
 		return err
 	}
 	id := containerID(n)
+	// lcfloor gets an empty rootfs of its own per size (libcontainer
+	// makes the mount points in it) and the closure as arguments.
+	floorRoot := filepath.Join(b.udir, fmt.Sprintf("lcfloor-rootfs-%d", n))
+	if err := os.Mkdir(floorRoot, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(floorRoot, b.uid, b.gid); err != nil {
+		return err
+	}
 	cmds := map[string][]string{
+		toolFloor:  append([]string{filepath.Join(b.bin, "lcfloor"), filepath.Join(b.udir, "lcfloor-state"), floorRoot, prog}, paths...),
 		toolNixbox: {filepath.Join(b.bin, "nixbox"), "run", "--profile", "default", prog},
 		toolBwrap:  b.bwrapCmd(argsFile, prog),
 		toolCrun:   {"crun", "--root", filepath.Join(b.udir, "crun-root"), "run", "-b", bundle, id},

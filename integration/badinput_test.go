@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // Bad input (security suite §6.1–6.5, §6.8) through the real binary, as
@@ -27,7 +29,7 @@ type badCase struct {
 	// --profile FILE, unless args is set. "$P" in args is the file path.
 	body string
 	// setup runs before the snapshot; p is the profile path ("" if none).
-	setup func(t *testing.T, r runner, p string)
+	setup func(t *testing.T, r *h.Runner, p string)
 	// args is the command line; "$P" is the profile path, "$ECHO" the
 	// fixture echo, "$CU" the coreutils store path.
 	args []string
@@ -35,7 +37,7 @@ type badCase struct {
 	code int
 	// file is where a profile error must be located: "" = the profile file
 	// itself when body is set; "-" = not located in a file.
-	file func(r runner, p string) string
+	file func(r *h.Runner, p string) string
 	line int    // the line in the profile file; 0 = a file-level error
 	key  string // the key path after FILE:LINE:COL:
 	msg  string // a substring of the error line
@@ -51,7 +53,7 @@ const (
 func letterHash(c byte) string { return strings.Repeat(string(c), 32) }
 
 func badCases(t *testing.T) []badCase {
-	cu := fixture(t, "COREUTILS")
+	cu := h.Fixture(t, "COREUTILS")
 	v1 := "version = 1\n"
 	ext := v1 + "extends = \"default\"\n"
 	// Profile errors: the line and key path are the golden ones of
@@ -196,20 +198,20 @@ func badCases(t *testing.T) []badCase {
 			name:  "extends cycle",
 			setup: userProfiles(map[string]string{"cyca": v1 + "extends = [\"cycb\"]\n", "cycb": v1 + "extends = [\"cyca\"]\n"}),
 			args:  []string{"run", "--profile", "cyca", "$ECHO", "x"}, code: 125,
-			file: func(r runner, _ string) string { return filepath.Join(userProfileDir(r), "cycb.toml") },
+			file: func(r *h.Runner, _ string) string { return filepath.Join(userProfileDir(r), "cycb.toml") },
 			line: 2, key: "extends[0]", msg: "extends cycle",
 		},
 
 		// 6.7 provenance, as far as it exists
 		{
 			name: "group-writable profile", body: ext,
-			setup: func(t *testing.T, _ runner, p string) { chmod(t, p, 0o666) },
+			setup: func(t *testing.T, _ *h.Runner, p string) { chmod(t, p, 0o666) },
 			msg:   "writable by group or others", hint: "chmod go-w",
 		},
 		{
 			name: "profile in world-writable dir", body: ext,
-			setup: func(t *testing.T, _ runner, p string) { chmod(t, filepath.Dir(p), 0o777) },
-			file:  func(_ runner, p string) string { return filepath.Dir(p) },
+			setup: func(t *testing.T, _ *h.Runner, p string) { chmod(t, filepath.Dir(p), 0o777) },
+			file:  func(_ *h.Runner, p string) string { return filepath.Dir(p) },
 			msg:   "writable by group or others",
 		},
 
@@ -263,23 +265,25 @@ func badCases(t *testing.T) []badCase {
 		for j, a := range cli[i].args {
 			cli[i].args[j] = strings.ReplaceAll(a, "$ECHO", echo)
 		}
-		cli[i].file = func(runner, string) string { return "-" }
+		cli[i].file = func(*h.Runner, string) string { return "-" }
 	}
 	return append(cs, cli...)
 }
 
 // userProfileDir is where nixbox looks up profile names for r.
-func userProfileDir(r runner) string { return filepath.Join(r.home, ".config", "nixbox", "profiles") }
+func userProfileDir(r *h.Runner) string {
+	return filepath.Join(r.Home, ".config", "nixbox", "profiles")
+}
 
 // userProfiles returns a setup that writes named profiles (root-owned,
 // 0644, in 0755 dirs: accepted for every runner).
-func userProfiles(files map[string]string) func(t *testing.T, r runner, p string) {
-	return func(t *testing.T, r runner, _ string) {
+func userProfiles(files map[string]string) func(t *testing.T, r *h.Runner, p string) {
+	return func(t *testing.T, r *h.Runner, _ string) {
 		dir := userProfileDir(r)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for d := dir; d != r.home; d = filepath.Dir(d) {
+		for d := dir; d != r.Home; d = filepath.Dir(d) {
 			chmod(t, d, 0o755)
 		}
 		for name, body := range files {
@@ -354,37 +358,37 @@ func hasControl(s string) bool {
 }
 
 // checkBad runs one bad command line and checks everything §6 asks.
-func checkBad(t *testing.T, r runner, c badCase, args []string, code int, file string) {
+func checkBad(t *testing.T, r *h.Runner, c badCase, args []string, code int, file string) {
 	t.Helper()
-	before := snapshot(t, r.home, r.tmp)
-	res := r.run(t, "", args...)
-	after := snapshot(t, r.home, r.tmp)
+	before := snapshot(t, r.Home, r.Tmp)
+	res := r.Run(t, "", args...)
+	after := snapshot(t, r.Home, r.Tmp)
 	q := fmt.Sprintf("%q", args)
 	if len(q) > 300 {
 		q = q[:300] + "…"
 	}
-	if res.code != code {
-		t.Errorf("%s: exit %d, want %d\n%s", q, res.code, code, res)
+	if res.Code != code {
+		t.Errorf("%s: exit %d, want %d\n%s", q, res.Code, code, res)
 	}
-	if res.stdout != "" {
-		t.Errorf("%s: stdout not empty: %q", q, res.stdout)
+	if res.Stdout != "" {
+		t.Errorf("%s: stdout not empty: %q", q, res.Stdout)
 	}
 	for _, bad := range []string{"panic", "goroutine"} {
-		if strings.Contains(res.stderr, bad) {
-			t.Errorf("%s: stderr mentions %q: %q", q, bad, res.stderr)
+		if strings.Contains(res.Stderr, bad) {
+			t.Errorf("%s: stderr mentions %q: %q", q, bad, res.Stderr)
 		}
 	}
 	if d := diffSnapshots(before, after); len(d) > 0 {
 		t.Errorf("%s: the failed command wrote to the runner's home or state dir:\n  %s", q, strings.Join(d, "\n  "))
 	}
-	if !strings.HasSuffix(res.stderr, "\n") {
-		t.Errorf("%s: stderr does not end in a newline: %q", q, res.stderr)
+	if !strings.HasSuffix(res.Stderr, "\n") {
+		t.Errorf("%s: stderr does not end in a newline: %q", q, res.Stderr)
 		return
 	}
-	lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(res.Stderr, "\n"), "\n")
 	if len(lines) > 2 || !strings.HasPrefix(lines[0], "nixbox: error: ") ||
 		(len(lines) == 2 && !strings.HasPrefix(lines[1], "nixbox: hint: ")) {
-		t.Errorf("%s: stderr is not one error line plus at most one hint line: %q", q, res.stderr)
+		t.Errorf("%s: stderr is not one error line plus at most one hint line: %q", q, res.Stderr)
 		return
 	}
 	for _, l := range lines {
@@ -397,7 +401,7 @@ func checkBad(t *testing.T, r runner, c badCase, args []string, code int, file s
 		t.Errorf("%s: error %q does not contain %q", q, msg, c.msg)
 	}
 	if c.hint != "" && (len(lines) < 2 || !strings.Contains(lines[1], c.hint)) {
-		t.Errorf("%s: want a hint containing %q, stderr %q", q, c.hint, res.stderr)
+		t.Errorf("%s: want a hint containing %q, stderr %q", q, c.hint, res.Stderr)
 	}
 	if file == "-" {
 		return
@@ -423,13 +427,13 @@ func TestBadInput(t *testing.T) {
 	if len(cases) < 45 {
 		t.Fatalf("only %d cases", len(cases))
 	}
-	echo := bin(t, "COREUTILS", "echo")
-	forEach(t, func(t *testing.T, r runner) {
+	echo := h.Bin(t, "COREUTILS", "echo")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				p := ""
 				if c.args == nil || c.body != "" || strings.Contains(strings.Join(c.args, " "), "$P") {
-					p = writeProfile(t, "p", c.body)
+					p = h.WriteProfile(t, "p", c.body)
 				}
 				if c.setup != nil {
 					c.setup(t, r, p)
@@ -459,10 +463,10 @@ func TestBadInput(t *testing.T) {
 func TestRealDrvAsApp(t *testing.T) {
 	drvs, _ := filepath.Glob("/nix/store/*.drv")
 	if len(drvs) == 0 {
-		skipOrFail(t, "no .drv in /nix/store to try")
+		h.SkipOrFail(t, "no .drv in /nix/store to try")
 	}
 	c := badCase{msg: "derivation"}
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		checkBad(t, r, c, []string{"run", "--profile", "default", drvs[0]}, 125, "-")
 		checkBad(t, r, c, []string{"run", drvs[0]}, 125, "-")
 	})
@@ -472,8 +476,8 @@ func TestRealDrvAsApp(t *testing.T) {
 // argument goes to the app verbatim, even ones that look like nixbox's own
 // flags (§6.8).
 func TestDoubleDashVerbatim(t *testing.T) {
-	echo := bin(t, "COREUTILS", "echo")
-	forEach(t, func(t *testing.T, r runner) {
+	echo := h.Bin(t, "COREUTILS", "echo")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, tc := range []struct {
 			args []string
 			want string
@@ -482,8 +486,8 @@ func TestDoubleDashVerbatim(t *testing.T) {
 			{[]string{"run", "--profile", "default", echo, "--profile=x", "--bundle"}, "--profile=x --bundle\n"},
 			{[]string{"run", "--profile", "default", echo, "--", "--", "-v"}, "-- -v\n"},
 		} {
-			res := r.run(t, "", tc.args...)
-			if res.code != 0 || res.stdout != tc.want || res.stderr != "" {
+			res := r.Run(t, "", tc.args...)
+			if res.Code != 0 || res.Stdout != tc.want || res.Stderr != "" {
 				t.Errorf("%q: want stdout %q, %s", tc.args, tc.want, res)
 			}
 		}

@@ -16,33 +16,31 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func bin(t *testing.T, key, prog string) string {
-	return filepath.Join(fixture(t, key), "bin", prog)
-}
+	h "github.com/nixbox/nixbox/integration/harness"
+)
 
 // TestRunOutputAndStatus: output and exit status come back.
 func TestRunOutputAndStatus(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "echo"), "hello", "--", "-x")
-		if res.code != 0 || res.stdout != "hello -- -x\n" {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "echo"), "hello", "--", "-x")
+		if res.Code != 0 || res.Stdout != "hello -- -x\n" {
 			t.Fatalf("echo: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c", "exit 42")
-		if res.code != 42 {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c", "exit 42")
+		if res.Code != 42 {
 			t.Fatalf("exit 42: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c", "kill -TERM $$")
-		if res.code != 128+15 {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c", "kill -TERM $$")
+		if res.Code != 128+15 {
 			t.Fatalf("killed by SIGTERM: want 143, %s", res)
 		}
-		res = r.run(t, "piped input\n", "run", "--profile", "default", bin(t, "COREUTILS", "cat"))
-		if res.code != 0 || res.stdout != "piped input\n" {
+		res = r.Run(t, "piped input\n", "run", "--profile", "default", h.Bin(t, "COREUTILS", "cat"))
+		if res.Code != 0 || res.Stdout != "piped input\n" {
 			t.Fatalf("stdin pipe: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c", "echo out; echo err >&2")
-		if res.stdout != "out\n" || res.stderr != "err\n" {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c", "echo out; echo err >&2")
+		if res.Stdout != "out\n" || res.Stderr != "err\n" {
 			t.Fatalf("stdout/stderr separate: %s", res)
 		}
 	})
@@ -50,18 +48,18 @@ func TestRunOutputAndStatus(t *testing.T) {
 
 // TestFixtureAppsRun: the fixture apps work under the default (strict) policy.
 func TestFixtureAppsRun(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "PYTHON3", "python3"), "-c",
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "PYTHON3", "python3"), "-c",
 			"import json, os, socket; print(json.dumps({'pid': os.getpid() > 0}))")
-		if res.code != 0 || res.stdout != "{\"pid\": true}\n" {
+		if res.Code != 0 || res.Stdout != "{\"pid\": true}\n" {
 			t.Fatalf("python3: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "CURL", "curl"), "--version")
-		if res.code != 0 || !strings.HasPrefix(res.stdout, "curl ") {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "CURL", "curl"), "--version")
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "curl ") {
 			t.Fatalf("curl: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "HELLO", "hello"))
-		if res.code != 0 || !strings.Contains(res.stdout, "hello") {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "HELLO", "hello"))
+		if res.Code != 0 || !strings.Contains(res.Stdout, "hello") {
 			t.Fatalf("hello: %s", res)
 		}
 	})
@@ -72,7 +70,7 @@ func closureOf(t *testing.T, path string) []string {
 	t.Helper()
 	out, err := exec.Command("nix-store", "--query", "--requisites", "--", path).Output()
 	if err != nil {
-		skipOrFail(t, "nix-store -qR %s: %v", path, err)
+		h.SkipOrFail(t, "nix-store -qR %s: %v", path, err)
 	}
 	var names []string
 	for _, l := range strings.Fields(string(out)) {
@@ -84,13 +82,13 @@ func closureOf(t *testing.T, path string) []string {
 
 // TestStoreIsExactlyClosure: `ls /nix/store` inside shows exactly the closure.
 func TestStoreIsExactlyClosure(t *testing.T) {
-	want := closureOf(t, fixture(t, "COREUTILS"))
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "ls"), "-A", "/nix/store")
-		if res.code != 0 {
+	want := closureOf(t, h.Fixture(t, "COREUTILS"))
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "ls"), "-A", "/nix/store")
+		if res.Code != 0 {
 			t.Fatalf("ls: %s", res)
 		}
-		got := strings.Fields(res.stdout)
+		got := strings.Fields(res.Stdout)
 		sort.Strings(got)
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("/nix/store inside = %v, want the closure %v", got, want)
@@ -101,9 +99,9 @@ func TestStoreIsExactlyClosure(t *testing.T) {
 // TestSecretsUnreadable: a planted ~/.ssh/id_rsa and /etc/shadow cannot be
 // read; /nix/store cannot be written; the uid is the invoking one.
 func TestSecretsUnreadable(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		canary := fmt.Sprintf("NBX-CANARY-%d", time.Now().UnixNano())
-		ssh := filepath.Join(r.home, ".ssh")
+		ssh := filepath.Join(r.Home, ".ssh")
 		if err := os.Mkdir(ssh, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -111,12 +109,12 @@ func TestSecretsUnreadable(t *testing.T) {
 		if err := os.WriteFile(key, []byte(canary), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_ = os.Chown(ssh, r.uid, r.gid)
-		_ = os.Chown(key, r.uid, r.gid)
-		cat := bin(t, "COREUTILS", "cat")
+		_ = os.Chown(ssh, r.UID, r.GID)
+		_ = os.Chown(key, r.UID, r.GID)
+		cat := h.Bin(t, "COREUTILS", "cat")
 		for _, f := range []string{key, "/etc/shadow", "/proc/1/root" + key, "/proc/self/root/etc/shadow"} {
-			res := r.run(t, "", "run", "--profile", "default", cat, f)
-			if res.code == 0 || strings.Contains(res.stdout+res.stderr, canary) || strings.Contains(res.stdout, "root:") {
+			res := r.Run(t, "", "run", "--profile", "default", cat, f)
+			if res.Code == 0 || strings.Contains(res.Stdout+res.Stderr, canary) || strings.Contains(res.Stdout, "root:") {
 				t.Errorf("cat %s succeeded: %s", f, res)
 			}
 		}
@@ -125,14 +123,14 @@ func TestSecretsUnreadable(t *testing.T) {
 			t.Fatalf("canary changed on the host")
 		}
 
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "touch"),
-			"/nix/store/new", fixture(t, "COREUTILS")+"/new")
-		if res.code == 0 || !strings.Contains(res.stderr, "Read-only file system") {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "touch"),
+			"/nix/store/new", h.Fixture(t, "COREUTILS")+"/new")
+		if res.Code == 0 || !strings.Contains(res.Stderr, "Read-only file system") {
 			t.Errorf("writing the store: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "id"), "-u")
-		if strings.TrimSpace(res.stdout) != strconv.Itoa(r.uid) {
-			t.Errorf("id -u inside = %q, want %d", res.stdout, r.uid)
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "id"), "-u")
+		if strings.TrimSpace(res.Stdout) != strconv.Itoa(r.UID) {
+			t.Errorf("id -u inside = %q, want %d", res.Stdout, r.UID)
 		}
 	})
 }
@@ -145,23 +143,13 @@ func TestNetworkNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan struct{}, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- struct{}{}
-			c.Close()
-		}
-	}()
+	accepted := h.Accepted(ln, 16)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	script := "exec 3<>/dev/tcp/127.0.0.1/" + port + " && echo CONNECTED"
-	hostProfile := writeProfile(t, "nethost", "version = 1\nextends = \"default\"\n[network]\nmode = \"host\"\nunsafe = \"the test connects to a host listener\"\n")
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c", script)
-		if res.code == 0 || strings.Contains(res.stdout, "CONNECTED") {
+	hostProfile := h.WriteProfile(t, "nethost", "version = 1\nextends = \"default\"\n[network]\nmode = \"host\"\nunsafe = \"the test connects to a host listener\"\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c", script)
+		if res.Code == 0 || strings.Contains(res.Stdout, "CONNECTED") {
 			t.Fatalf("connected to the host loopback with network none: %s", res)
 		}
 		select {
@@ -169,8 +157,8 @@ func TestNetworkNone(t *testing.T) {
 			t.Fatalf("the host listener accepted a connection from the sandbox")
 		default:
 		}
-		res = r.run(t, "", "run", "--profile", hostProfile, bin(t, "BASH", "bash"), "-c", script)
-		if res.code != 0 || !strings.Contains(res.stdout, "CONNECTED") {
+		res = r.Run(t, "", "run", "--profile", hostProfile, h.Bin(t, "BASH", "bash"), "-c", script)
+		if res.Code != 0 || !strings.Contains(res.Stdout, "CONNECTED") {
 			t.Fatalf("network host could not connect (the test cannot tell): %s", res)
 		}
 		<-accepted
@@ -184,23 +172,23 @@ func TestProcShowsOnlySandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sentinel.Process.Kill(); _ = sentinel.Wait() }()
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c",
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c",
 			`for d in /proc/[0-9]*; do echo "${d#/proc/} $(cat $d/comm)"; done`)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("%s", res)
 		}
-		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
 		if len(lines) > 4 || len(lines) < 2 {
-			t.Fatalf("/proc inside lists %d processes, want the sandbox's 2-4: %q", len(lines), res.stdout)
+			t.Fatalf("/proc inside lists %d processes, want the sandbox's 2-4: %q", len(lines), res.Stdout)
 		}
 		for _, l := range lines {
 			if strings.Contains(l, "sleep") {
-				t.Fatalf("host process visible inside: %q", res.stdout)
+				t.Fatalf("host process visible inside: %q", res.Stdout)
 			}
 		}
 		if !strings.HasPrefix(lines[0], "1 ") {
-			t.Fatalf("pid 1 is not nixbox-init: %q", res.stdout)
+			t.Fatalf("pid 1 is not nixbox-init: %q", res.Stdout)
 		}
 	})
 }
@@ -208,68 +196,44 @@ func TestProcShowsOnlySandbox(t *testing.T) {
 // TestHomePersists: $HOME writes persist in the per-profile home and never
 // reach the real home.
 func TestHomePersists(t *testing.T) {
-	prof := writeProfile(t, "persist", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\n")
-	forEach(t, func(t *testing.T, r runner) {
-		sh := bin(t, "BASH", "bash")
-		res := r.run(t, "", "run", "--profile", prof, sh, "-c", `echo kept > "$HOME/note" && echo "$HOME"`)
-		if res.code != 0 || strings.TrimSpace(res.stdout) != r.home {
+	prof := h.WriteProfile(t, "persist", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		sh := h.Bin(t, "BASH", "bash")
+		res := r.Run(t, "", "run", "--profile", prof, sh, "-c", `echo kept > "$HOME/note" && echo "$HOME"`)
+		if res.Code != 0 || strings.TrimSpace(res.Stdout) != r.Home {
 			t.Fatalf("first run: %s", res)
 		}
-		if _, err := os.Lstat(filepath.Join(r.home, "note")); err == nil {
+		if _, err := os.Lstat(filepath.Join(r.Home, "note")); err == nil {
 			t.Fatalf("the write reached the real home")
 		}
-		stored := filepath.Join(r.home, ".local/share/nixbox/persist/home/note")
+		stored := filepath.Join(r.Home, ".local/share/nixbox/persist/home/note")
 		if b, err := os.ReadFile(stored); err != nil || string(b) != "kept\n" {
 			t.Fatalf("per-profile home does not hold the file: %v %q", err, b)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "cat"), r.home+"/note")
-		if res.code != 0 || res.stdout != "kept\n" {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "cat"), r.Home+"/note")
+		if res.Code != 0 || res.Stdout != "kept\n" {
 			t.Fatalf("second run: %s", res)
 		}
 		// The default profile's home is ephemeral: nothing from before.
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "cat"), r.home+"/note")
-		if res.code == 0 {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "cat"), r.Home+"/note")
+		if res.Code == 0 {
 			t.Fatalf("ephemeral home saw the persistent file: %s", res)
 		}
 	})
 }
 
-// sandboxPids returns host pids whose command line starts with marker (so
-// nixbox's own command line, which contains it later, does not count),
-// ignoring zombies.
-func sandboxPids(marker string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.HasPrefix(strings.ReplaceAll(string(cmd), "\x00", " "), marker) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
 // TestKill9LeavesNothing: kill -9 of nixbox leaves no sandbox process, and
 // the next run cleans the stale state.
 func TestKill9LeavesNothing(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		marker := strconv.Itoa(900000 + int(time.Now().UnixNano()%99999))
-		sleep := bin(t, "COREUTILS", "sleep")
-		c := r.cmd(t.Context(), "run", "--profile", "default", sleep, marker)
+		sleep := h.Bin(t, "COREUTILS", "sleep")
+		c := r.Cmd(t.Context(), "run", "--profile", "default", sleep, marker)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(20 * time.Second)
-		for len(sandboxPids(sleep+" "+marker)) == 0 {
+		for len(h.PidsWith(sleep+" "+marker)) == 0 {
 			if time.Now().After(deadline) {
 				_ = c.Process.Kill()
 				t.Fatalf("the sandboxed sleep never started")
@@ -280,7 +244,7 @@ func TestKill9LeavesNothing(t *testing.T) {
 		_ = c.Wait()
 		deadline = time.Now().Add(10 * time.Second)
 		for {
-			left := sandboxPids(sleep + " " + marker)
+			left := h.PidsWith(sleep + " " + marker)
 			if len(left) == 0 {
 				break
 			}
@@ -289,16 +253,16 @@ func TestKill9LeavesNothing(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		state := filepath.Join(r.tmp, "nixbox-"+strconv.Itoa(r.uid), "instances")
+		state := filepath.Join(r.Tmp, "nixbox-"+strconv.Itoa(r.UID), "instances")
 		if ents, _ := os.ReadDir(state); len(ents) == 0 {
 			t.Fatalf("expected the killed run's state in %s (the cleanup check would prove nothing)", state)
 		}
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "COREUTILS", "true"))
-		if res.code != 0 {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "COREUTILS", "true"))
+		if res.Code != 0 {
 			t.Fatalf("next run: %s", res)
 		}
 		for _, sub := range []string{"instances", "run"} {
-			if ents, _ := os.ReadDir(filepath.Join(r.tmp, "nixbox-"+strconv.Itoa(r.uid), sub)); len(ents) != 0 {
+			if ents, _ := os.ReadDir(filepath.Join(r.Tmp, "nixbox-"+strconv.Itoa(r.UID), sub)); len(ents) != 0 {
 				t.Fatalf("stale state left in %s: %v", sub, ents)
 			}
 		}
@@ -309,20 +273,20 @@ func TestKill9LeavesNothing(t *testing.T) {
 // recreated as a symlink, never bound through: following it inside leads
 // to the sandbox's own /etc, not the host's.
 func TestSymlinkMember(t *testing.T) {
-	evil := fixture(t, "EVIL_SYMLINK")
-	prof := writeProfile(t, "evil", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+evil+"\"]\n")
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "readlink"), evil)
-		if res.code != 0 || res.stdout != "/etc\n" {
+	evil := h.Fixture(t, "EVIL_SYMLINK")
+	prof := h.WriteProfile(t, "evil", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+evil+"\"]\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "readlink"), evil)
+		if res.Code != 0 || res.Stdout != "/etc\n" {
 			t.Fatalf("readlink of the member: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "ls"), evil+"/")
-		if res.code != 0 || strings.Contains(res.stdout, "shadow") || strings.Contains(res.stdout, "os-release") ||
-			!strings.Contains(res.stdout, "passwd") {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "ls"), evil+"/")
+		if res.Code != 0 || strings.Contains(res.Stdout, "shadow") || strings.Contains(res.Stdout, "os-release") ||
+			!strings.Contains(res.Stdout, "passwd") {
 			t.Fatalf("listing through the member shows more than the sandbox's /etc: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", "default", bin(t, "EVIL_APP", "evil-app"))
-		if res.code == 0 || strings.Contains(res.stdout, "root:") {
+		res = r.Run(t, "", "run", "--profile", "default", h.Bin(t, "EVIL_APP", "evil-app"))
+		if res.Code == 0 || strings.Contains(res.Stdout, "root:") {
 			t.Fatalf("evil-app read the host's shadow: %s", res)
 		}
 	})
@@ -334,23 +298,20 @@ func TestSymlinkMember(t *testing.T) {
 func TestSpecBundleRunsUnderRunc(t *testing.T) {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
-		skipOrFail(t, "runc not installed (make setup installs it)")
+		h.SkipOrFail(t, "runc not installed (make setup installs it)")
 	}
-	forEach(t, func(t *testing.T, r runner) {
-		dir := filepath.Join(r.tmp, "bundle")
-		res := r.run(t, "", "spec", "--bundle", dir, "--profile", "default", bin(t, "COREUTILS", "echo"), "from runc")
-		if res.code != 0 {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		dir := filepath.Join(r.Tmp, "bundle")
+		res := r.Run(t, "", "spec", "--bundle", dir, "--profile", "default", h.Bin(t, "COREUTILS", "echo"), "from runc")
+		if res.Code != 0 {
 			t.Fatalf("spec --bundle: %s", res)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.tmp, "runc-state"), "run", "--bundle", dir,
-			"nixbox-it-"+r.name+"-"+strconv.Itoa(os.Getpid()))
-		c.Env = r.env("XDG_RUNTIME_DIR=" + r.tmp)
-		if r.uid != os.Getuid() {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
-				Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{uint32(r.gid)}}}
-		}
+		c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.Tmp, "runc-state"), "run", "--bundle", dir,
+			"nixbox-it-"+r.Name+"-"+strconv.Itoa(os.Getpid()))
+		c.Env = r.Env("XDG_RUNTIME_DIR=" + r.Tmp)
+		c.SysProcAttr = r.Cred()
 		out, err := c.CombinedOutput()
 		if err != nil || string(out) != "from runc\n" {
 			t.Fatalf("runc run: %v\n%s", err, out)
@@ -361,10 +322,10 @@ func TestSpecBundleRunsUnderRunc(t *testing.T) {
 // TestSignalsForwarded: SIGTERM sent to nixbox reaches the app (which
 // handles it), and its exit status comes back.
 func TestSignalsForwarded(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		c := r.cmd(ctx, "run", "--profile", "default", bin(t, "BASH", "bash"), "-c",
+		c := r.Cmd(ctx, "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c",
 			`trap 'echo got-term; exit 3' TERM; echo ready; while :; do read -t 0.05 x; done`)
 		var out strings.Builder
 		stdout, err := c.StdoutPipe()
@@ -398,11 +359,11 @@ func TestSignalsForwarded(t *testing.T) {
 // TestOnlyStdioInherited: the app holds only descriptors 0, 1 and 2
 // (CVE-2024-21626: a leaked host descriptor is a way out).
 func TestOnlyStdioInherited(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		// stat, not open: listing the directory would itself open one.
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "BASH", "bash"), "-c",
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "BASH", "bash"), "-c",
 			`for i in $(seq 0 1023 2>/dev/null || { i=0; while [ $i -lt 1024 ]; do echo $i; i=$((i+1)); done; }); do [ -e /proc/$$/fd/$i ] && printf '%s ' $i; done; echo`)
-		if res.code != 0 || strings.TrimSpace(res.stdout) != "0 1 2" {
+		if res.Code != 0 || strings.TrimSpace(res.Stdout) != "0 1 2" {
 			t.Fatalf("descriptors inside: %s", res)
 		}
 	})
@@ -412,19 +373,19 @@ func TestOnlyStdioInherited(t *testing.T) {
 // (with unsafe) cannot reach nixbox's own profiles there, even when the
 // directory does not exist yet (Firejail #7154).
 func TestNixboxDirsMasked(t *testing.T) {
-	prof := writeProfile(t, "cfg", "version = 1\nextends = \"default\"\n[[filesystem.bind]]\nsource = \"~/.config\"\nmode = \"rw\"\ncreate = true\nunsafe = \"test of the mask\"\n")
-	forEach(t, func(t *testing.T, r runner) {
-		cfg := filepath.Join(r.home, ".config")
+	prof := h.WriteProfile(t, "cfg", "version = 1\nextends = \"default\"\n[[filesystem.bind]]\nsource = \"~/.config\"\nmode = \"rw\"\ncreate = true\nunsafe = \"test of the mask\"\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		cfg := filepath.Join(r.Home, ".config")
 		for _, withDir := range []bool{false, true} {
 			_ = os.RemoveAll(filepath.Join(cfg, "nixbox"))
 			if withDir {
 				if err := os.MkdirAll(filepath.Join(cfg, "nixbox", "profiles"), 0o700); err != nil {
 					t.Fatal(err)
 				}
-				_ = os.Chown(filepath.Join(cfg, "nixbox"), r.uid, r.gid)
-				_ = os.Chown(filepath.Join(cfg, "nixbox", "profiles"), r.uid, r.gid)
+				_ = os.Chown(filepath.Join(cfg, "nixbox"), r.UID, r.GID)
+				_ = os.Chown(filepath.Join(cfg, "nixbox", "profiles"), r.UID, r.GID)
 			}
-			res := r.run(t, "", "run", "--profile", prof, bin(t, "BASH", "bash"), "-c",
+			res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "BASH", "bash"), "-c",
 				`echo pwned > "$HOME/.config/nixbox/profiles/evil.toml" || echo pwned > "$HOME/.config/nixbox/evil.toml"; echo other > "$HOME/.config/other"`)
 			if _, err := os.Stat(filepath.Join(cfg, "other")); err != nil {
 				t.Fatalf("the rw bind did not work (the test proves nothing): %s", res)
@@ -442,27 +403,27 @@ func TestNixboxDirsMasked(t *testing.T) {
 // persistent home in an earlier run never redirects a later bind
 // (CVE-2024-42472): nixbox refuses to start.
 func TestPlantedSymlinkInHomeRefused(t *testing.T) {
-	prof := writeProfile(t, "planted", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\n[filesystem]\nro = [\"~/Music\"]\n")
-	forEach(t, func(t *testing.T, r runner) {
-		music := filepath.Join(r.home, "Music")
+	prof := h.WriteProfile(t, "planted", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\n[filesystem]\nro = [\"~/Music\"]\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		music := filepath.Join(r.Home, "Music")
 		if err := os.Mkdir(music, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		_ = os.Chown(music, r.uid, r.gid)
-		sh := bin(t, "BASH", "bash")
+		_ = os.Chown(music, r.UID, r.GID)
+		sh := h.Bin(t, "BASH", "bash")
 		// The first run creates the persistent home and plants the link,
 		// as a compromised app would.
-		res := r.run(t, "", "run", "--profile", prof, sh, "-c", `true`)
-		if res.code != 0 {
+		res := r.Run(t, "", "run", "--profile", prof, sh, "-c", `true`)
+		if res.Code != 0 {
 			t.Fatalf("first run: %s", res)
 		}
-		appHome := filepath.Join(r.home, ".local/share/nixbox/planted/home")
+		appHome := filepath.Join(r.Home, ".local/share/nixbox/planted/home")
 		_ = os.Remove(filepath.Join(appHome, "Music")) // the mountpoint the first run left
 		if err := os.Symlink("/etc", filepath.Join(appHome, "Music")); err != nil {
 			t.Fatal(err)
 		}
-		res = r.run(t, "", "run", "--profile", prof, sh, "-c", `echo started`)
-		if res.code != 125 || strings.Contains(res.stdout, "started") || !strings.Contains(res.stderr, "refusing to follow symlink") {
+		res = r.Run(t, "", "run", "--profile", prof, sh, "-c", `echo started`)
+		if res.Code != 125 || strings.Contains(res.Stdout, "started") || !strings.Contains(res.Stderr, "refusing to follow symlink") {
 			t.Fatalf("run with a planted symlink: %s", res)
 		}
 	})

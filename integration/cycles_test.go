@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // How TestCycles ends a sandbox.
@@ -40,13 +42,13 @@ const (
 // still starting), leave no sandbox process, no state (after the next
 // ordinary run, which collects it), no mount and no cgroup behind (issue 5).
 func TestCycles(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		profName := fmt.Sprintf("cycles%06d", rand.IntN(1000000))
-		prof := writeProfile(t, profName, "version = 1\nextends = \"default\"\n")
+		prof := h.WriteProfile(t, profName, "version = 1\nextends = \"default\"\n")
 		// A sleep of a duration no other process on the host uses marks
 		// the sandboxes of this test on the host.
 		marker := strconv.Itoa(3000000 + rand.IntN(1000000))
-		sleep := bin(t, "COREUTILS", "sleep")
+		sleep := h.Bin(t, "COREUTILS", "sleep")
 		mountsBefore := nixboxMounts(t, r)
 
 		start := time.Now()
@@ -80,10 +82,10 @@ func TestCycles(t *testing.T) {
 		if d := 6*time.Second - time.Since(lastEnd); d > 0 {
 			time.Sleep(d)
 		}
-		if res := r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "true")); res.code != 0 {
+		if res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "true")); res.Code != 0 {
 			t.Fatalf("the ordinary run after the cycles: %s", res)
 		}
-		stateRoot := filepath.Join(r.tmp, fmt.Sprintf("nixbox-%d", r.uid))
+		stateRoot := filepath.Join(r.Tmp, fmt.Sprintf("nixbox-%d", r.UID))
 		for _, sub := range []string{"instances", "run"} {
 			ents, err := os.ReadDir(filepath.Join(stateRoot, sub))
 			if err != nil {
@@ -109,7 +111,7 @@ func TestCycles(t *testing.T) {
 }
 
 // runBatch starts batchSize sandboxes at once and ends them all by mode.
-func runBatch(t *testing.T, r runner, prof, sleep, marker string, mode, b int) {
+func runBatch(t *testing.T, r *h.Runner, prof, sleep, marker string, mode, b int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -121,7 +123,7 @@ func runBatch(t *testing.T, r runner, prof, sleep, marker string, mode, b int) {
 	runs := make([]*run, batchSize)
 	for i := range runs {
 		x := &run{done: make(chan error, 1)}
-		x.cmd = r.cmd(ctx, "run", "--profile", prof, sleep, marker)
+		x.cmd = r.Cmd(ctx, "run", "--profile", prof, sleep, marker)
 		x.cmd.Stderr = &x.stderr
 		if err := x.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -155,7 +157,7 @@ func runBatch(t *testing.T, r runner, prof, sleep, marker string, mode, b int) {
 				}
 				go func() {
 					defer wg.Done()
-					if res := r.run(t, "", "kill", id, sig); res.code != 0 {
+					if res := r.Run(t, "", "kill", id, sig); res.Code != 0 {
 						t.Errorf("kill %s %s: %s", id, sig, res)
 					}
 				}()
@@ -200,15 +202,15 @@ func runBatch(t *testing.T, r runner, prof, sleep, marker string, mode, b int) {
 
 // waitListed waits until ps lists n instances with a record and returns
 // their ids.
-func waitListed(t *testing.T, r runner, n int, timeout time.Duration) []string {
+func waitListed(t *testing.T, r *h.Runner, n int, timeout time.Duration) []string {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		res := r.run(t, "", "ps", "--json")
+		res := r.Run(t, "", "ps", "--json")
 		var recs []struct {
 			ID string `json:"id"`
 		}
-		if err := json.Unmarshal([]byte(res.stdout), &recs); err != nil {
+		if err := json.Unmarshal([]byte(res.Stdout), &recs); err != nil {
 			t.Fatalf("ps --json: %v: %s", err, res)
 		}
 		if len(recs) >= n {
@@ -261,7 +263,7 @@ func leftProcesses(marker string) []string {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		ours := args[0] == nixbox
+		ours := args[0] == h.Nixbox
 		for _, a := range args[1:] {
 			if a == marker {
 				ours = true
@@ -286,7 +288,7 @@ func leftProcesses(marker string) []string {
 
 // nixboxMounts lists the host's mount points below this runner's TMPDIR
 // (the state root) or the suite's work dir.
-func nixboxMounts(t *testing.T, r runner) []string {
+func nixboxMounts(t *testing.T, r *h.Runner) []string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -298,7 +300,7 @@ func nixboxMounts(t *testing.T, r runner) []string {
 		if len(f) < 5 {
 			continue
 		}
-		if strings.HasPrefix(f[4], r.tmp) || strings.HasPrefix(f[4], workDir) {
+		if strings.HasPrefix(f[4], r.Tmp) || strings.HasPrefix(f[4], h.WorkDir) {
 			out = append(out, f[3]+" "+f[4])
 		}
 	}

@@ -9,18 +9,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // TestPsAndKill: two instances of one profile run side by side, `nixbox ps`
 // lists both, `nixbox kill` ends the one named, and the status comes back.
 func TestPsAndKill(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		sleep := bin(t, "COREUTILS", "sleep")
+		sleep := h.Bin(t, "COREUTILS", "sleep")
 		var cmds []*exec.Cmd
 		for i := 0; i < 2; i++ {
-			c := r.cmd(ctx, "run", "--profile", "default", sleep, "300")
+			c := r.Cmd(ctx, "run", "--profile", "default", sleep, "300")
 			if err := c.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -41,13 +43,13 @@ func TestPsAndKill(t *testing.T) {
 		var recs []rec
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			res := r.run(t, "", "ps", "--json")
-			if res.code != 0 {
+			res := r.Run(t, "", "ps", "--json")
+			if res.Code != 0 {
 				t.Fatalf("ps: %s", res)
 			}
 			recs = nil
-			if err := json.Unmarshal([]byte(res.stdout), &recs); err != nil {
-				t.Fatalf("ps --json: %v: %q", err, res.stdout)
+			if err := json.Unmarshal([]byte(res.Stdout), &recs); err != nil {
+				t.Fatalf("ps --json: %v: %q", err, res.Stdout)
 			}
 			if len(recs) == 2 || time.Now().After(deadline) {
 				break
@@ -62,7 +64,7 @@ func TestPsAndKill(t *testing.T) {
 				t.Fatalf("bad record: %+v", x)
 			}
 		}
-		if res := r.run(t, "", "kill", recs[0].ID, "TERM"); res.code != 0 {
+		if res := r.Run(t, "", "kill", recs[0].ID, "TERM"); res.Code != 0 {
 			t.Fatalf("kill: %s", res)
 		}
 		done := make(chan int, 2)
@@ -84,16 +86,16 @@ func TestPsAndKill(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("no instance ended after kill")
 		}
-		res := r.run(t, "", "ps")
-		if strings.Contains(res.stdout, recs[0].ID) || !strings.Contains(res.stdout, recs[1].ID) {
+		res := r.Run(t, "", "ps")
+		if strings.Contains(res.Stdout, recs[0].ID) || !strings.Contains(res.Stdout, recs[1].ID) {
 			t.Fatalf("ps after kill: %s", res)
 		}
-		if res := r.run(t, "", "kill", "no-such-instance"); res.code != 1 {
+		if res := r.Run(t, "", "kill", "no-such-instance"); res.Code != 1 {
 			t.Fatalf("kill of an unknown id: %s", res)
 		}
 		cmds = cmds[:0]
 		for _, c := range []string{recs[1].ID} {
-			_ = r.run(t, "", "kill", c, "KILL")
+			_ = r.Run(t, "", "kill", c, "KILL")
 		}
 		<-done
 	})

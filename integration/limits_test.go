@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 var delegateOnce sync.Once
@@ -21,27 +23,27 @@ var delegateOnce sync.Once
 // unprivileged runner gets a subtree delegated by the built nixbox's
 // `setup-cgroups` run as root (the test has root: runners() needs it for
 // the root half). The same step as scripts/setup-host.sh does on CI.
-func delegated(t *testing.T, r runner) {
+func delegated(t *testing.T, r *h.Runner) {
 	t.Helper()
-	if r.uid == 0 {
+	if r.UID == 0 {
 		return
 	}
 	var out []byte
 	var err error
 	delegateOnce.Do(func() {
-		out, err = exec.Command(nixbox, "setup-cgroups", "--user", testUser).CombinedOutput()
+		out, err = exec.Command(h.Nixbox, "setup-cgroups", "--user", h.TestUser).CombinedOutput()
 	})
 	if err != nil {
-		t.Fatalf("setup-cgroups --user %s: %v\n%s", testUser, err, out)
+		t.Fatalf("setup-cgroups --user %s: %v\n%s", h.TestUser, err, out)
 	}
 }
 
 // TestLimitsForkBomb: a fork bomb stops at limits.pids, and the host stays
 // responsive meanwhile (the test's own goroutine keeps running).
 func TestLimitsForkBomb(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		delegated(t, r)
-		prof := writeProfile(t, "bomb", "version = 1\n[limits]\npids = 32\n")
+		prof := h.WriteProfile(t, "bomb", "version = 1\n[limits]\npids = 32\n")
 		var ticks atomic.Int64
 		stop := make(chan struct{})
 		go func() {
@@ -55,11 +57,11 @@ func TestLimitsForkBomb(t *testing.T) {
 			}
 		}()
 		start := time.Now()
-		res := r.run(t, "", "run", "--profile", prof, bin(t, "FORKBOMB", "forkbomb"), "4096")
+		res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "FORKBOMB", "forkbomb"), "4096")
 		elapsed := time.Since(start)
 		close(stop)
-		m := regexp.MustCompile(`fork failed after (\d+) children`).FindStringSubmatch(res.stdout + res.stderr)
-		if res.code != 1 || m == nil {
+		m := regexp.MustCompile(`fork failed after (\d+) children`).FindStringSubmatch(res.Stdout + res.Stderr)
+		if res.Code != 1 || m == nil {
 			t.Fatalf("fork bomb not stopped by pids = 32: %s", res)
 		}
 		if n, _ := strconv.Atoi(m[1]); n >= 32 {
@@ -69,26 +71,26 @@ func TestLimitsForkBomb(t *testing.T) {
 		if want := int64(elapsed/(10*time.Millisecond)) / 3; ticks.Load() < want {
 			t.Fatalf("host unresponsive: %d ticks in %v, want >= %d", ticks.Load(), elapsed, want)
 		}
-		t.Logf("%s: stopped after %s children in %v; %d ticks", r.name, m[1], elapsed.Round(time.Millisecond), ticks.Load())
+		t.Logf("%s: stopped after %s children in %v; %d ticks", r.Name, m[1], elapsed.Round(time.Millisecond), ticks.Load())
 	})
 }
 
 // TestLimitsMemoryOOM: a memory bomb under limits.memory = "64M" is
 // OOM-killed, nixbox says so with the limit, and exits 137.
 func TestLimitsMemoryOOM(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		delegated(t, r)
-		prof := writeProfile(t, "hog", "version = 1\n[limits]\nmemory = \"64M\"\nmemory_swap = \"64M\"\n")
-		res := r.run(t, "", "run", "--profile", prof, bin(t, "MEMHOG", "memhog"), "200")
-		if res.code != 137 || !strings.Contains(res.stderr, "nixbox: hog was killed: out of memory (limit 64 MiB)\n") {
+		prof := h.WriteProfile(t, "hog", "version = 1\n[limits]\nmemory = \"64M\"\nmemory_swap = \"64M\"\n")
+		res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "MEMHOG", "memhog"), "200")
+		if res.Code != 137 || !strings.Contains(res.Stderr, "nixbox: hog was killed: out of memory (limit 64 MiB)\n") {
 			t.Fatalf("memory bomb: %s", res)
 		}
-		if strings.Contains(res.stdout, "allocated 200 MiB") {
+		if strings.Contains(res.Stdout, "allocated 200 MiB") {
 			t.Fatalf("memhog finished under a 64 MiB limit: %s", res)
 		}
 		// 48 MiB fits.
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "MEMHOG", "memhog"), "40")
-		if res.code != 0 || !strings.Contains(res.stdout, "allocated 40 MiB") {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "MEMHOG", "memhog"), "40")
+		if res.Code != 0 || !strings.Contains(res.Stdout, "allocated 40 MiB") {
 			t.Fatalf("40 MiB under 64 MiB: %s", res)
 		}
 	})
@@ -107,15 +109,15 @@ type statsLine struct {
 	Error       string  `json:"error"`
 }
 
-func statsOf(t *testing.T, r runner, profile string) (statsLine, bool) {
+func statsOf(t *testing.T, r *h.Runner, profile string) (statsLine, bool) {
 	t.Helper()
-	res := r.run(t, "", "stats", "--json")
-	if res.code != 0 {
+	res := r.Run(t, "", "stats", "--json")
+	if res.Code != 0 {
 		t.Fatalf("stats --json: %s", res)
 	}
 	var sts []statsLine
-	if err := json.Unmarshal([]byte(res.stdout), &sts); err != nil {
-		t.Fatalf("stats --json: %v: %q", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.Stdout), &sts); err != nil {
+		t.Fatalf("stats --json: %v: %q", err, res.Stdout)
 	}
 	for _, s := range sts {
 		if s.Profile == profile {
@@ -129,12 +131,12 @@ func statsOf(t *testing.T, r runner, profile string) (statsLine, bool) {
 // 0.05 cores, measured from the cgroup's CPU usage (`nixbox stats --json`)
 // over about 3 s while it runs; stats shows non-zero memory and CPU.
 func TestLimitsCPUAndStats(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		delegated(t, r)
-		prof := writeProfile(t, "busy", "version = 1\n[limits]\ncpu = 0.2\npids = 64\n")
+		prof := h.WriteProfile(t, "busy", "version = 1\n[limits]\ncpu = 0.2\npids = 64\n")
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		c := r.cmd(ctx, "run", "--profile", prof, bin(t, "BASH", "bash"), "-c", "while :; do :; done")
+		c := r.Cmd(ctx, "run", "--profile", prof, h.Bin(t, "BASH", "bash"), "-c", "while :; do :; done")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -161,18 +163,18 @@ func TestLimitsCPUAndStats(t *testing.T) {
 		}
 		cores := float64(s1.CPUNanos-s0.CPUNanos) / float64(wall.Nanoseconds())
 		t.Logf("%s: %.3f cores over %v (cpu %d -> %d ns); memory %d B (peak %d B), pids %d, cgroup %s",
-			r.name, cores, wall.Round(time.Millisecond), s0.CPUNanos, s1.CPUNanos, s1.MemoryBytes, s1.MemoryPeak, s1.Pids, s1.Cgroup)
+			r.Name, cores, wall.Round(time.Millisecond), s0.CPUNanos, s1.CPUNanos, s1.MemoryBytes, s1.MemoryPeak, s1.Pids, s1.Cgroup)
 		if cores < 0.15 || cores > 0.25 {
 			t.Fatalf("busy loop under cpu = 0.2 used %.3f cores", cores)
 		}
 		if s1.MemoryBytes == 0 || s1.CPUNanos == 0 || s1.Pids == 0 {
 			t.Fatalf("stats of a busy app: %+v", s1)
 		}
-		if res := r.run(t, "", "kill", s1.ID, "KILL"); res.code != 0 {
+		if res := r.Run(t, "", "kill", s1.ID, "KILL"); res.Code != 0 {
 			t.Fatalf("kill: %s", res)
 		}
 		_ = c.Wait()
-		if res := r.run(t, "", "top", "-n", "1"); res.code != 0 || !strings.Contains(res.stdout, "PROFILE") {
+		if res := r.Run(t, "", "top", "-n", "1"); res.Code != 0 || !strings.Contains(res.Stdout, "PROFILE") {
 			t.Fatalf("top -n 1: %s", res)
 		}
 	})
@@ -188,22 +190,22 @@ func TestLimitsCPUAndStats(t *testing.T) {
 // same code path, and needs no second test user. Root may use any
 // cgroup, so only the unprivileged runner is refused.
 func TestLimitsWithoutDelegation(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
-		if r.uid == 0 {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		if r.UID == 0 {
 			t.Skip("root may create cgroups anywhere: nothing to refuse")
 		}
-		prof := writeProfile(t, "lim", "version = 1\n[limits]\nmemory = \"64M\"\n")
+		prof := h.WriteProfile(t, "lim", "version = 1\n[limits]\nmemory = \"64M\"\n")
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
-		c := r.cmd(ctx, "run", "--profile", prof, bin(t, "COREUTILS", "echo"), "started")
-		c.Env = r.env("NIXBOX_CGROUP_PARENT=/nixbox-not-delegated")
+		c := r.Cmd(ctx, "run", "--profile", prof, h.Bin(t, "COREUTILS", "echo"), "started")
+		c.Env = r.Env("NIXBOX_CGROUP_PARENT=/nixbox-not-delegated")
 		out, err := c.CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
 		if code != 125 || strings.Contains(string(out), "started") ||
-			!strings.Contains(string(out), "nixbox: hint: run once as root: sudo nixbox setup-cgroups --user "+testUser) ||
+			!strings.Contains(string(out), "nixbox: hint: run once as root: sudo nixbox setup-cgroups --user "+h.TestUser) ||
 			!strings.Contains(string(out), "/nixbox-not-delegated (missing)") {
 			t.Fatalf("limits without delegation: exit %d\n%s", code, out)
 		}
@@ -212,19 +214,19 @@ func TestLimitsWithoutDelegation(t *testing.T) {
 
 // TestDoctor: doctor passes on the test host and reports every item.
 func TestDoctor(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		delegated(t, r)
-		res := r.run(t, "", "doctor")
-		if res.code != 0 {
+		res := r.Run(t, "", "doctor")
+		if res.Code != 0 {
 			t.Fatalf("doctor: %s", res)
 		}
 		for _, want := range []string{"user namespaces", "seccomp (kernel)", "seccomp (nixbox)", "cgroup version", "limits", "landlock"} {
-			if !strings.Contains(res.stdout, want) {
-				t.Fatalf("doctor does not report %q:\n%s", want, res.stdout)
+			if !strings.Contains(res.Stdout, want) {
+				t.Fatalf("doctor does not report %q:\n%s", want, res.Stdout)
 			}
 		}
-		if !regexp.MustCompile(`ok +limits`).MatchString(res.stdout) {
-			t.Fatalf("doctor: limits not available after delegation:\n%s", res.stdout)
+		if !regexp.MustCompile(`ok +limits`).MatchString(res.Stdout) {
+			t.Fatalf("doctor: limits not available after delegation:\n%s", res.Stdout)
 		}
 	})
 }

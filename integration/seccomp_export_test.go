@@ -21,6 +21,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // The check of issue 3: `nixbox seccomp export --format bpf` output, loaded
@@ -185,7 +187,7 @@ func runFiltered(t *testing.T, bpf, arg string) map[string]probeCase {
 	c.Env = []string{
 		"PATH=/usr/bin:/bin", "LANG=C",
 		filteredChildEnv + "=" + bpf,
-		filteredProbeEnv + "=" + bin(t, "PROBE", "nbx-probe"),
+		filteredProbeEnv + "=" + h.Bin(t, "PROBE", "nbx-probe"),
 		filteredArgEnv + "=" + arg,
 	}
 	c.Dir = "/"
@@ -201,7 +203,7 @@ func runFiltered(t *testing.T, bpf, arg string) map[string]probeCase {
 	err = c.Run()
 	if err != nil {
 		if errb.Len() > 0 && strings.Contains(errb.String(), "mounting /proc") {
-			skipOrFail(t, "cannot mount /proc in a new user namespace here: %s", errb.String())
+			h.SkipOrFail(t, "cannot mount /proc in a new user namespace here: %s", errb.String())
 		}
 		t.Fatalf("filtered child (nbx-probe %s under %s): %v\nstdout: %s\nstderr: %s", arg, bpf, err, out.String(), errb.String())
 	}
@@ -247,18 +249,18 @@ func TestSeccompExportMatchesSandbox(t *testing.T) {
 			t.Errorf("the host's mount table changed while filtered children ran (%v)", err)
 		}
 	}()
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, pol := range append(slices.Clone(policies), "multiarch") {
 			t.Run(pol, func(t *testing.T) {
 				prof := profileFor(t, pol)
 				// Exported by the runner itself, into its own temp dir.
-				bpf := filepath.Join(r.tmp, "export-"+pol+".bpf")
-				res := r.run(t, "", "seccomp", "export", prof, "--format", "bpf", "--output", bpf)
-				if res.code != 0 || res.stdout != "" {
+				bpf := filepath.Join(r.Tmp, "export-"+pol+".bpf")
+				res := r.Run(t, "", "seccomp", "export", prof, "--format", "bpf", "--output", bpf)
+				if res.Code != 0 || res.Stdout != "" {
 					t.Fatalf("nixbox seccomp export %s --format bpf: %s", prof, res)
 				}
 				// Refuses to overwrite what it just wrote.
-				if res := r.run(t, "", "seccomp", "export", prof, "--format", "bpf", "--output", bpf); res.code != 1 {
+				if res := r.Run(t, "", "seccomp", "export", prof, "--format", "bpf", "--output", bpf); res.Code != 1 {
 					t.Errorf("export over an existing file: %s", res)
 				}
 				prog, err := os.ReadFile(bpf)
@@ -266,16 +268,16 @@ func TestSeccompExportMatchesSandbox(t *testing.T) {
 					t.Fatal(err)
 				}
 				// Exactly the program nixbox cached and bound for runs.
-				show := r.run(t, "", "seccomp", "show", prof)
-				if show.code != 0 {
+				show := r.Run(t, "", "seccomp", "show", prof)
+				if show.Code != 0 {
 					t.Fatalf("nixbox seccomp show: %s", show)
 				}
-				key := showField(show.stdout, "cache key")
+				key := showField(show.Stdout, "cache key")
 				// A run as this runner (fresh home) compiles and caches it.
-				if res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), "check"); res.code != 0 {
+				if res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "PROBE", "nbx-probe"), "check"); res.Code != 0 {
 					t.Fatalf("nbx-probe check under %s: %s", pol, res)
 				}
-				cached, err := os.ReadFile(filepath.Join(r.home, ".cache", "nixbox", "seccomp", key+".bpf"))
+				cached, err := os.ReadFile(filepath.Join(r.Home, ".cache", "nixbox", "seccomp", key+".bpf"))
 				if err != nil {
 					t.Errorf("the run did not cache the filter under the key `seccomp show` prints (%s): %v", key, err)
 				} else if !bytes.Equal(cached, prog) {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // The seccomp suite: the probe nbx-probe (testdata/nix/src/nbx-probe.c,
@@ -188,12 +190,12 @@ var probeControls = []struct {
 // compatProfile writes (once per test) a profile extending default with the
 // compat policy.
 func compatProfile(t *testing.T) string {
-	return writeProfile(t, "compat", "version = 1\nextends = \"default\"\n[seccomp]\npolicy = \"compat\"\n")
+	return h.WriteProfile(t, "compat", "version = 1\nextends = \"default\"\n[seccomp]\npolicy = \"compat\"\n")
 }
 
 // multiarchProfile is default (strict) with allow_multiarch.
 func multiarchProfile(t *testing.T) string {
-	return writeProfile(t, "multiarch", "version = 1\nextends = \"default\"\n[seccomp]\nallow_multiarch = true\n")
+	return h.WriteProfile(t, "multiarch", "version = 1\nextends = \"default\"\n[seccomp]\nallow_multiarch = true\n")
 }
 
 // profileFor is the profile probeRun uses for a policy name: "strict"
@@ -216,21 +218,21 @@ var (
 // probeRun runs `nbx-probe ARG` under policy as r and returns its cases by
 // name. Results of `syscalls` are cached per runner and policy: several
 // tests read the same run.
-func probeRun(t *testing.T, r runner, policy, arg string) map[string]probeCase {
+func probeRun(t *testing.T, r *h.Runner, policy, arg string) map[string]probeCase {
 	t.Helper()
-	key := r.name + "/" + policy + "/" + arg
+	key := r.Name + "/" + policy + "/" + arg
 	probeMu.Lock()
 	defer probeMu.Unlock()
 	if m, ok := probeCache[key]; ok {
 		return m
 	}
 	prof := profileFor(t, policy)
-	res := r.run(t, "", "run", "--profile", prof, bin(t, "PROBE", "nbx-probe"), arg)
-	if res.code != 0 {
+	res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "PROBE", "nbx-probe"), arg)
+	if res.Code != 0 {
 		t.Fatalf("nbx-probe %s under %s: %s", arg, policy, res)
 	}
 	m := map[string]probeCase{}
-	sc := bufio.NewScanner(strings.NewReader(res.stdout))
+	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
 	for sc.Scan() {
 		var c probeCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
@@ -280,7 +282,7 @@ var policies = []string{"strict", "compat"}
 // TestSeccompSection7: every row of security suite §7, for root and
 // rootless, under strict and compat.
 func TestSeccompSection7(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, pol := range policies {
 			t.Run(pol, func(t *testing.T) {
 				got := probeRun(t, r, pol, "syscalls")
@@ -309,7 +311,7 @@ func TestSeccompSection7(t *testing.T) {
 // TestSeccompProbeControls: allowed calls reach the kernel with the probe's
 // arguments, and nixbox's documented extensions beyond §7 hold.
 func TestSeccompProbeControls(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, pol := range policies {
 			t.Run(pol, func(t *testing.T) {
 				got := probeRun(t, r, pol, "syscalls")
@@ -335,7 +337,7 @@ func TestSeccompProbeControls(t *testing.T) {
 // TestSeccompProbeSubcommands: the i386 and x32 sub-commands give the §7
 // outcomes on their own too.
 func TestSeccompProbeSubcommands(t *testing.T) {
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, pol := range policies {
 			t.Run(pol, func(t *testing.T) {
 				checkCase(t, probeRun(t, r, pol, "i386"), "i386-getpid", i386Want(t), "")
@@ -351,12 +353,12 @@ func TestSeccompProbeSubcommands(t *testing.T) {
 // unprivileged user, the probe refuses (exit 99) before running any case,
 // and the host's mount table is unchanged.
 func TestSeccompProbeRefusesOnHost(t *testing.T) {
-	probe := bin(t, "PROBE", "nbx-probe")
+	probe := h.Bin(t, "PROBE", "nbx-probe")
 	var cred *syscall.Credential
 	if os.Getuid() == 0 {
-		u, err := user.Lookup(testUser)
+		u, err := user.Lookup(h.TestUser)
 		if err != nil {
-			skipOrFail(t, "test user %s missing (run `make setup`): %v", testUser, err)
+			h.SkipOrFail(t, "test user %s missing (run `make setup`): %v", h.TestUser, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -419,26 +421,26 @@ func TestSeccompFixtureAppsRunCompat(t *testing.T) {
 }
 
 func fixtureAppsRun(t *testing.T, prof string) {
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", prof, bin(t, "BASH", "bash"), "-c", "echo ok; exit 7")
-		if res.code != 7 || res.stdout != "ok\n" {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "BASH", "bash"), "-c", "echo ok; exit 7")
+		if res.Code != 7 || res.Stdout != "ok\n" {
 			t.Errorf("bash: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "ls"), "-d", "/nix/store")
-		if res.code != 0 || res.stdout != "/nix/store\n" {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "ls"), "-d", "/nix/store")
+		if res.Code != 0 || res.Stdout != "/nix/store\n" {
 			t.Errorf("coreutils ls: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "PYTHON3", "python3"), "-c",
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "PYTHON3", "python3"), "-c",
 			"import json, os, socket; print(json.dumps({'pid': os.getpid() > 0}))")
-		if res.code != 0 || res.stdout != "{\"pid\": true}\n" {
+		if res.Code != 0 || res.Stdout != "{\"pid\": true}\n" {
 			t.Errorf("python3: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "CURL", "curl"), "--version")
-		if res.code != 0 || !strings.HasPrefix(res.stdout, "curl ") {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "CURL", "curl"), "--version")
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "curl ") {
 			t.Errorf("curl: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "HELLO", "hello"))
-		if res.code != 0 || !strings.Contains(res.stdout, "hello") {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "HELLO", "hello"))
+		if res.Code != 0 || !strings.Contains(res.Stdout, "hello") {
 			t.Errorf("hello: %s", res)
 		}
 	})
@@ -473,7 +475,7 @@ func i386Want(t *testing.T) []outcome {
 	t.Helper()
 	i386Once.Do(func() {
 		i386Outcome = sigSYS
-		out, err := exec.Command(bin(t, "PROBE", "nbx-probe"), "host-i386-control").Output()
+		out, err := exec.Command(h.Bin(t, "PROBE", "nbx-probe"), "host-i386-control").Output()
 		if err != nil {
 			t.Logf("nbx-probe host-i386-control: %v", err)
 			return

@@ -11,9 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // addFileToStore adds an executable regular file (a bash script) as a
@@ -22,7 +23,7 @@ import (
 func addFileToStore(t *testing.T, body string) string {
 	t.Helper()
 	if os.Getuid() != 0 {
-		skipOrFail(t, "adding a file store path needs root (single-user store)")
+		h.SkipOrFail(t, "adding a file store path needs root (single-user store)")
 	}
 	p := filepath.Join(t.TempDir(), "nbx-store-file")
 	if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
@@ -30,7 +31,7 @@ func addFileToStore(t *testing.T, body string) string {
 	}
 	out, err := exec.Command("nix-store", "--add", p).Output()
 	if err != nil {
-		skipOrFail(t, "nix-store --add: %v", err)
+		h.SkipOrFail(t, "nix-store --add: %v", err)
 	}
 	return strings.TrimSpace(string(out))
 }
@@ -127,23 +128,23 @@ func storeProblems(mountinfo string, members []string) []string {
 // is not a symlink is mounted, and nothing else; a member that is a
 // regular file is there and runs; /nix/store cannot be written.
 func TestStoreAssembled(t *testing.T) {
-	bash := bin(t, "BASH", "bash")
+	bash := h.Bin(t, "BASH", "bash")
 	file := addFileToStore(t, "#!"+bash+"\necho file-member-ok\n")
-	prof := writeProfile(t, "storefile", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+file+"\"]\n")
+	prof := h.WriteProfile(t, "storefile", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+file+"\"]\n")
 	var members []string
-	for _, p := range append(closureOf(t, fixture(t, "BASH")), closureOf(t, file)...) {
+	for _, p := range append(closureOf(t, h.Fixture(t, "BASH")), closureOf(t, file)...) {
 		members = append(members, "/nix/store/"+p)
 	}
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", prof, bash, "-c",
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", prof, bash, "-c",
 			`read -r -d '' mi < /proc/self/mountinfo; printf '%s\n=====\n' "$mi"; `+
 				`shopt -s nullglob dotglob; s=(/.nixbox/store/*); echo "staging:${#s[@]}"; `+
 				`[ -f `+file+` ] && [ ! -L `+file+` ] && echo file-is-file; `+file+`; `+
 				`mkdir /nix/store/x 2>/dev/null || echo store-ro`)
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("run: %s", res)
 		}
-		mi, rest, ok := strings.Cut(res.stdout, "\n=====\n")
+		mi, rest, ok := strings.Cut(res.Stdout, "\n=====\n")
 		if !ok {
 			t.Fatalf("no mountinfo: %s", res)
 		}
@@ -161,25 +162,25 @@ func TestStoreAssembled(t *testing.T) {
 // TestStoreOf500Paths: an app with a closure of 500 store paths runs, and
 // sees exactly its closure (plus that of the listing tool).
 func TestStoreOf500Paths(t *testing.T) {
-	app500 := fixture(t, "APP500")
+	app500 := h.Fixture(t, "APP500")
 	want := map[string]bool{}
-	for _, p := range append(closureOf(t, app500), closureOf(t, fixture(t, "COREUTILS"))...) {
+	for _, p := range append(closureOf(t, app500), closureOf(t, h.Fixture(t, "COREUTILS"))...) {
 		want[p] = true
 	}
 	if len(want) < 500 {
 		t.Fatalf("APP500's closure has %d paths: the case proves nothing", len(want))
 	}
-	prof := writeProfile(t, "app500", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+app500+"\"]\n")
-	forEach(t, func(t *testing.T, r runner) {
-		res := r.run(t, "", "run", "--profile", "default", bin(t, "APP500", "app500"))
-		if res.code != 0 {
+	prof := h.WriteProfile(t, "app500", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+app500+"\"]\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		res := r.Run(t, "", "run", "--profile", "default", h.Bin(t, "APP500", "app500"))
+		if res.Code != 0 {
 			t.Fatalf("app500: %s", res)
 		}
-		res = r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "ls"), "-A", "/nix/store")
-		if res.code != 0 {
+		res = r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "ls"), "-A", "/nix/store")
+		if res.Code != 0 {
 			t.Fatalf("ls: %s", res)
 		}
-		got := strings.Fields(res.stdout)
+		got := strings.Fields(res.Stdout)
 		if len(got) != len(want) {
 			t.Errorf("/nix/store inside has %d entries, want %d", len(got), len(want))
 		}
@@ -245,9 +246,9 @@ func TestStoreMemberMissing(t *testing.T) {
 func TestStoreAssemblyFailsClosed(t *testing.T) {
 	runc, err := exec.LookPath("runc")
 	if err != nil {
-		skipOrFail(t, "runc not installed (make setup installs it)")
+		h.SkipOrFail(t, "runc not installed (make setup installs it)")
 	}
-	coreutils := filepath.Base(fixture(t, "COREUTILS"))
+	coreutils := filepath.Base(h.Fixture(t, "COREUTILS"))
 	for _, tc := range []struct{ name, line string }{
 		{"link farm", ".links"},
 		{"dot-dot", ".."},
@@ -257,10 +258,10 @@ func TestStoreAssemblyFailsClosed(t *testing.T) {
 		{"version 1 symlink line", "s " + coreutils + " /etc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forEach(t, func(t *testing.T, r runner) {
-				dir := filepath.Join(r.tmp, "bundle-"+strconv.Itoa(int(time.Now().UnixNano())))
-				res := r.run(t, "", "spec", "--bundle", dir, "--profile", "default", bin(t, "COREUTILS", "echo"), "app-ran")
-				if res.code != 0 {
+			h.ForEach(t, func(t *testing.T, r *h.Runner) {
+				dir := filepath.Join(r.Tmp, "bundle-"+strconv.Itoa(int(time.Now().UnixNano())))
+				res := r.Run(t, "", "spec", "--bundle", dir, "--profile", "default", h.Bin(t, "COREUTILS", "echo"), "app-ran")
+				if res.Code != 0 {
 					t.Fatalf("spec --bundle: %s", res)
 				}
 				list := filepath.Join(dir, "rootfs", ".nixbox", "store.list")
@@ -283,16 +284,13 @@ func TestStoreAssemblyFailsClosed(t *testing.T) {
 				if err := os.WriteFile(list, []byte(strings.Join(out, "\n")+"\n"), 0o444); err != nil {
 					t.Fatal(err)
 				}
-				_ = os.Chown(list, r.uid, r.gid)
+				_ = os.Chown(list, r.UID, r.GID)
 				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 				defer cancel()
-				c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.tmp, "runc-state"), "run", "--bundle", dir,
-					"nixbox-it-"+r.name+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(int(time.Now().UnixNano())))
-				c.Env = r.env("XDG_RUNTIME_DIR=" + r.tmp)
-				if r.uid != os.Getuid() {
-					c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
-						Uid: uint32(r.uid), Gid: uint32(r.gid), Groups: []uint32{uint32(r.gid)}}}
-				}
+				c := exec.CommandContext(ctx, runc, "--root", filepath.Join(r.Tmp, "runc-state"), "run", "--bundle", dir,
+					"nixbox-it-"+r.Name+"-"+strconv.Itoa(os.Getpid())+"-"+strconv.Itoa(int(time.Now().UnixNano())))
+				c.Env = r.Env("XDG_RUNTIME_DIR=" + r.Tmp)
+				c.SysProcAttr = r.Cred()
 				got, err := c.CombinedOutput()
 				ee, ok := err.(*exec.ExitError)
 				if !ok || ee.ExitCode() != 125 || strings.Contains(string(got), "app-ran") ||

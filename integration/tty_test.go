@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	h "github.com/nixbox/nixbox/integration/harness"
 )
 
 // When nixbox's stdin is a terminal, the app gets a pty of its own: a new
@@ -42,7 +44,7 @@ func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File, name stri
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		skipOrFail(t, "no /dev/ptmx: %v", err)
+		h.SkipOrFail(t, "no /dev/ptmx: %v", err)
 	}
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
 		m.Close()
@@ -72,21 +74,21 @@ func setSize(t *testing.T, f *os.File, rows, cols uint16) {
 
 // startOnPTY starts nixbox as r with a new pty as its controlling terminal
 // and stdin, stdout and stderr.
-func startOnPTY(t *testing.T, r runner, rows, cols uint16, args ...string) *ptyRun {
+func startOnPTY(t *testing.T, r *h.Runner, rows, cols uint16, args ...string) *ptyRun {
 	t.Helper()
 	m, s, name := openPTY(t, rows, cols)
 	var st unix.Stat_t
 	if err := unix.Fstat(int(s.Fd()), &st); err != nil {
 		t.Fatal(err)
 	}
-	if r.uid != os.Getuid() {
-		if err := os.Chown(name, r.uid, r.gid); err != nil {
+	if r.UID != os.Getuid() {
+		if err := os.Chown(name, r.UID, r.GID); err != nil {
 			t.Fatalf("chown %s: %v", name, err)
 		}
 	}
 	p := &ptyRun{master: m, slaveName: name, slaveDev: st.Dev, done: make(chan error, 1)}
 	// The context only bounds the run; waitExit kills on its own timeout.
-	c := r.cmd(context.Background(), args...)
+	c := r.Cmd(context.Background(), args...)
 	c.Env = append(c.Env, "TERM=xterm")
 	c.Stdin, c.Stdout, c.Stderr = s, s, s
 	attr := &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
@@ -192,14 +194,14 @@ func (p *ptyRun) waitExit(t *testing.T, timeout time.Duration) int {
 // own, not the host's, with the host terminal's size; output and exit
 // status come back through the pty.
 func TestTTYIsSandboxPty(t *testing.T) {
-	py := bin(t, "PYTHON3", "python3")
+	py := h.Bin(t, "PYTHON3", "python3")
 	script := `import os
 st = os.fstat(0)
 sz = os.get_terminal_size(0)
 print("TTY %s dev=%d size=%dx%d isatty1=%s isatty2=%s" % (os.ttyname(0), st.st_dev, sz.lines, sz.columns, os.isatty(1), os.isatty(2)), flush=True)
 `
 	re := regexp.MustCompile(`TTY (\S+) dev=(\d+) size=(\d+)x(\d+) isatty1=(\w+) isatty2=(\w+)`)
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		p := startOnPTY(t, r, 37, 123, "run", "--profile", "default", py, "-c", script)
 		m := p.waitOutput(t, re, 60*time.Second)
 		code := p.waitExit(t, 30*time.Second)
@@ -228,7 +230,7 @@ print("TTY %s dev=%d size=%dx%d isatty1=%s isatty2=%s" % (os.ttyname(0), st.st_d
 // TestTTYResize: resizing the host terminal while the app runs reaches the
 // app as SIGWINCH with the new size.
 func TestTTYResize(t *testing.T) {
-	py := bin(t, "PYTHON3", "python3")
+	py := h.Bin(t, "PYTHON3", "python3")
 	script := `import os, signal, sys, time
 want = (int(sys.argv[1]), int(sys.argv[2]))
 def winch(sig, frame):
@@ -245,7 +247,7 @@ while time.time() < deadline:
 print("NO-WINCH", flush=True)
 sys.exit(3)
 `
-	forEach(t, func(t *testing.T, r runner) {
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		p := startOnPTY(t, r, 24, 80, "run", "--profile", "default", py, "-c", script, "51", "142")
 		m := p.waitOutput(t, regexp.MustCompile(`READY (\d+x\d+)`), 60*time.Second)
 		if m[1] != "24x80" {
@@ -262,10 +264,10 @@ sys.exit(3)
 // TestTTYCtrlC: ^C typed on the terminal interrupts the app (a shell
 // waiting for sleep 100) and nixbox exits with its status, 130.
 func TestTTYCtrlC(t *testing.T) {
-	sh := bin(t, "BASH", "bash")
-	sleep := bin(t, "COREUTILS", "sleep")
-	prof := writeProfile(t, "withsleep", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+fixture(t, "COREUTILS")+"\"]\n")
-	forEach(t, func(t *testing.T, r runner) {
+	sh := h.Bin(t, "BASH", "bash")
+	sleep := h.Bin(t, "COREUTILS", "sleep")
+	prof := h.WriteProfile(t, "withsleep", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+h.Fixture(t, "COREUTILS")+"\"]\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		marker := strconv.Itoa(800000 + int(time.Now().UnixNano()%99999))
 		p := startOnPTY(t, r, 24, 80, "run", "--profile", prof, sh, "-c",
 			"echo READY; "+sleep+" "+marker+"; echo NOT-INTERRUPTED")
@@ -273,7 +275,7 @@ func TestTTYCtrlC(t *testing.T) {
 		// ^C once sleep runs (seen from the host), so that it is sleep,
 		// not the shell before it, that the ^C interrupts.
 		deadline := time.Now().Add(30 * time.Second)
-		for len(sandboxPids(sleep+" "+marker)) == 0 {
+		for len(h.PidsWith(sleep+" "+marker)) == 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("the sandboxed sleep never started; output %q", p.output())
 			}
@@ -297,8 +299,8 @@ func TestTTYCtrlC(t *testing.T) {
 // TestTTYOutputAndStatus: output and the exit status come back through the
 // pty.
 func TestTTYOutputAndStatus(t *testing.T) {
-	sh := bin(t, "BASH", "bash")
-	forEach(t, func(t *testing.T, r runner) {
+	sh := h.Bin(t, "BASH", "bash")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		marker := fmt.Sprintf("through-the-pty-%d", time.Now().UnixNano())
 		p := startOnPTY(t, r, 24, 80, "run", "--profile", "default", sh, "-c",
 			"echo "+marker+"; echo err-"+marker+" >&2; [ -t 0 ] && [ -t 1 ] && echo IS-A-TTY; exit 7")

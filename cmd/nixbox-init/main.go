@@ -14,11 +14,16 @@
 //
 // Usage (inside the sandbox only):
 //
-//	nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]
-//	nixbox-init --enter --uid UID --gid GID -- PROGRAM [ARGS...]
+//	nixbox-init --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]
+//	nixbox-init --enter --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]
 //
 // The second form is `nixbox enter`: it runs a command in a running
 // sandbox the way the first form runs the app (see enter).
+//
+// Without --allow-userns (the profile's seccomp.allow_userns), stage 2
+// sets user.max_user_namespaces to 0 in the app's (or the command's) own
+// user namespace before it drops its capabilities, so no nested user
+// namespace can be created even without the seccomp filter (sysctl.go).
 //
 // libcontainer runs nixbox-init as root of the sandbox's user namespace (U1),
 // which maps 0 to the invoking user and nothing else, with CAP_SETFCAP
@@ -40,7 +45,9 @@
 // It is linked statically (cgo against static glibc, for the constructor),
 // so it needs nothing from the sandbox's filesystem. It holds no host file
 // descriptors besides the watch socket, which it marks close-on-exec before
-// the app starts.
+// the app starts. Its one other descriptor, a writable clone of the
+// sandbox's /proc/sys, goes to stage 2 alone and is closed before the app
+// starts (sysctl.go).
 package main
 
 import (
@@ -86,12 +93,16 @@ func run(args []string) int {
 	if len(args) > 1 && args[1] == "--enter" {
 		return enter(args[2:])
 	}
-	uid, gid, argv, ok := parseArgs(args[1:])
+	a, ok := parseArgs(args[1:])
 	if !ok {
-		return fail(exitInitError, "nixbox-init: usage: nixbox-init --uid UID --gid GID -- PROGRAM [ARGS...]")
+		return fail(exitInitError, "nixbox-init: usage: nixbox-init --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]")
 	}
 	if os.Getpid() != 1 {
 		return fail(exitInitError, "nixbox-init: must run as PID 1 of a sandbox")
+	}
+	sysctlFD, err := sysctlForStage2(a.allowUserns)
+	if err != nil {
+		return fail(exitInitError, "nixbox-init: %v", err)
 	}
 	// The constructor in store.go assembled /nix/store and dropped what
 	// that needed; check rather than trust, before reporting ready.
@@ -134,7 +145,7 @@ func run(args []string) int {
 			break
 		}
 	}
-	pid, err := startApp(uid, gid, argv)
+	pid, err := startApp(a, sysctlFD)
 	if err != nil {
 		return fail(exitInitError, "starting the app's user namespace: %v", err)
 	}
@@ -187,13 +198,34 @@ func run(args []string) int {
 	}
 }
 
+// sysctlForStage2 returns the writable clone of /proc/sys that the
+// stage-1 constructor opened for stage 2 (sysctl.go), or -1 when the
+// profile allows user namespaces. Check rather than trust: a missing
+// descriptor would start the app without its cap, so that fails.
+func sysctlForStage2(allowUserns bool) (int, error) {
+	fd := takeSysctlFD()
+	switch {
+	case allowUserns && fd >= 0:
+		_ = unix.Close(fd)
+		return -1, fmt.Errorf("a /proc/sys descriptor was opened with --allow-userns")
+	case !allowUserns && fd < 0:
+		return -1, fmt.Errorf("no /proc/sys descriptor to cap the app's user namespaces")
+	}
+	return fd, nil
+}
+
 // startApp clones stage 2 into a new user namespace (U2 for the app, a
 // sibling of it for `nixbox enter`) whose uid and gid map to U1's 0, the
 // invoking user; setgroups is denied, as an unprivileged map needs. The
 // child is the leader of its own process group; with a terminal, that
 // group becomes the foreground group, so Ctrl-C and Ctrl-Z reach it and
 // job control works.
-func startApp(uid, gid int, argv []string) (int, error) {
+//
+// sysctlFD, if not -1, is the writable /proc/sys clone: stage 2 gets it as
+// fd 3 with --cap-userns, sets user.max_user_namespaces to 0 in its new
+// namespace and closes it (userns.go). startApp closes it here in any
+// case: once ForkExec returns, stage 2 has its own copy or never will.
+func startApp(a initArgs, sysctlFD int) (int, error) {
 	tty := isTerminal(0)
 	attr := &syscall.ProcAttr{
 		Env:   os.Environ(),
@@ -205,7 +237,13 @@ func startApp(uid, gid int, argv []string) (int, error) {
 		},
 	}
 	// The C constructor in userns.go makes the namespace (see there).
-	stage2Argv := append([]string{"nixbox-init", "--stage2", "--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid), "--"}, argv...)
+	stage2Argv := []string{"nixbox-init", "--stage2", "--uid", strconv.Itoa(a.uid), "--gid", strconv.Itoa(a.gid)}
+	if sysctlFD >= 0 {
+		defer unix.Close(sysctlFD)
+		attr.Files = append(attr.Files, uintptr(sysctlFD))
+		stage2Argv = append(stage2Argv, "--cap-userns")
+	}
+	stage2Argv = append(append(stage2Argv, "--"), a.argv...)
 	return syscall.ForkExec("/proc/self/exe", stage2Argv, attr)
 }
 
@@ -250,13 +288,18 @@ func exitCode(ws unix.WaitStatus) (int, bool) {
 // this process does not hold. A sibling namespace owned by the same U1
 // root with the same one-id map gives the command the same uid, gid and
 // (after stage 2) the same empty capability sets, no_new_privs and filter.
-func enter(a []string) int {
-	uid, gid, argv, ok := parseArgs(a)
+func enter(args []string) int {
+	a, ok := parseArgs(args)
 	if !ok {
-		return fail(exitInitError, "nixbox-init: usage: nixbox-init --enter --uid UID --gid GID -- PROGRAM [ARGS...]")
+		return fail(exitInitError, "nixbox-init: usage: nixbox-init --enter --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]")
 	}
 	if os.Getpid() == 1 {
 		return fail(exitInitError, "nixbox-init: --enter joins a running sandbox; it cannot be its PID 1")
+	}
+	// The command's namespace is capped like the app's (sysctl.go).
+	sysctlFD, err := sysctlForStage2(a.allowUserns)
+	if err != nil {
+		return fail(exitInitError, "nixbox-init: %v", err)
 	}
 	if err := checkInitCaps(); err != nil {
 		return fail(exitInitError, "nixbox-init: capabilities left after dropping the store assembly's: %v", err)
@@ -268,7 +311,7 @@ func enter(a []string) int {
 	}
 	sigc := make(chan os.Signal, 32)
 	signal.Notify(sigc)
-	pid, err := startApp(uid, gid, argv)
+	pid, err := startApp(a, sysctlFD)
 	if err != nil {
 		return fail(exitInitError, "starting the command's user namespace: %v", err)
 	}
@@ -292,17 +335,38 @@ func enter(a []string) int {
 	}
 }
 
-func parseArgs(a []string) (uid, gid int, argv []string, ok bool) {
-	if len(a) < 6 || a[0] != "--uid" || a[2] != "--gid" || a[4] != "--" {
-		return 0, 0, nil, false
+// initArgs are nixbox-init's arguments (after --enter, if any).
+type initArgs struct {
+	uid, gid int
+	// allowUserns is --allow-userns: the profile's seccomp.allow_userns,
+	// so the app's user namespace is not capped (sysctl.go).
+	allowUserns bool
+	argv        []string
+}
+
+// parseArgs parses "--uid UID --gid GID [--allow-userns] -- PROGRAM
+// [ARGS...]"; the stage-1 constructor (store.go allows_userns) reads the
+// same fixed positions.
+func parseArgs(a []string) (initArgs, bool) {
+	var r initArgs
+	if len(a) < 6 || a[0] != "--uid" || a[2] != "--gid" {
+		return r, false
+	}
+	rest := a[4:]
+	if rest[0] == "--allow-userns" {
+		r.allowUserns, rest = true, rest[1:]
+	}
+	if len(rest) < 2 || rest[0] != "--" {
+		return r, false
 	}
 	var err1, err2 error
-	uid, err1 = strconv.Atoi(a[1])
-	gid, err2 = strconv.Atoi(a[3])
-	if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
-		return 0, 0, nil, false
+	r.uid, err1 = strconv.Atoi(a[1])
+	r.gid, err2 = strconv.Atoi(a[3])
+	if err1 != nil || err2 != nil || r.uid < 0 || r.gid < 0 {
+		return r, false
 	}
-	return uid, gid, a[5:], true
+	r.argv = rest[1:]
+	return r, true
 }
 
 func isPipe(fd int) bool {

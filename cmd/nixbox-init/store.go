@@ -32,6 +32,8 @@ package main
 //	  move_mount(tree, "", tmpfs fd, NAME, MOVE_MOUNT_F_EMPTY_PATH)
 //	mount_setattr(/nix/store, AT_RECURSIVE, RDONLY|NOSUID|NODEV)
 //	umount2(/.nixbox/store, MNT_DETACH), then check it is no mount root
+//	open a writable, detached clone of /proc/sys for stage 2 (sysctl.go;
+//	                                 not with --allow-userns)
 //	drop CAP_SYS_ADMIN and CAP_SETPCAP from every set, bounding included
 //
 // Any failure exits 125 before nixbox-init reports ready, so before the
@@ -63,7 +65,8 @@ package main
 //     existed: CAP_SETFCAP, for stage 2 (checkInitCaps checks).
 //
 // `nixbox enter` (--enter) joins an assembled sandbox with the same
-// capabilities; it assembles nothing and only drops them.
+// capabilities; it assembles nothing, opens the same /proc/sys clone for
+// its command's stage 2, and drops them.
 
 /*
 #cgo CFLAGS: -O2 -Wall
@@ -315,16 +318,33 @@ static void drop_assembly_caps(void) {
 		store_die(NULL, "clearing ambient capabilities");
 }
 
+// sysctl.go: a writable, detached clone of /proc/sys for stage 2.
+void nixbox_open_sysctl(void);
+
+// allows_userns: the init argument layout is "--uid U --gid G
+// [--allow-userns] -- ARGV" from argv[at] on (main.go parseArgs, which
+// checks the rest). --allow-userns is the profile's seccomp.allow_userns:
+// the app's user namespace is then not capped (sysctl.go).
+static int allows_userns(int argc, char **argv, int at) {
+	return argc > at + 4 && !strcmp(argv[at + 4], "--allow-userns");
+}
+
 __attribute__((constructor)) static void nixbox_stage1_store(int argc, char **argv) {
 	if (argc < 2)
 		return;
 	if (!strcmp(argv[1], "--enter")) {
+		// The command gets the app's cap on user namespaces too.
+		if (!allows_userns(argc, argv, 2))
+			nixbox_open_sysctl();
 		drop_assembly_caps();
 		return;
 	}
 	if (strcmp(argv[1], "--uid") || getpid() != 1)
 		return;
 	assemble();
+	// Before the drop: the clone needs CAP_SYS_ADMIN (sysctl.go).
+	if (!allows_userns(argc, argv, 1))
+		nixbox_open_sysctl();
 	drop_assembly_caps();
 }
 */

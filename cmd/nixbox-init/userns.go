@@ -7,13 +7,17 @@ package main
 // every new user namespace starts with full (security suite case 39;
 // bubblewrap does the same), and Go's ForkExec cannot run code between
 // clone and exec. So stage 1 runs nixbox-init again as
-// "nixbox-init --stage2 --uid U --gid G -- ARGV" and this constructor,
-// seeing --stage2, does all of stage 2 and never returns to Go:
+// "nixbox-init --stage2 --uid U --gid G [--cap-userns] -- ARGV" and this
+// constructor, seeing --stage2, does all of stage 2 and never returns to Go:
 //
 //	unshare(CLONE_NEWUSER)           new namespace, full caps in it
 //	setgroups deny; uid_map "U 0 1"; gid_map "G 0 1"
 //	                                 the user's ids, mapped to the outer
 //	                                 namespace's 0 (the invoking user)
+//	with --cap-userns: user/max_user_namespaces = 0 through fd 3, a
+//	writable clone of /proc/sys; check it reads 0; close fd 3
+//	                                 no nested user namespace, even
+//	                                 without seccomp (sysctl.go)
 //	PR_CAPBSET_DROP every cap; clear ambient, inheritable, permitted,
 //	effective                        nothing left to regain
 //	check every set is empty         check rather than trust
@@ -44,9 +48,12 @@ package main
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 
 extern char **environ;
@@ -60,6 +67,10 @@ extern char **environ;
 #define SECCOMP_PATH "/.nixbox/seccomp.bpf"
 // The kernel's limit on a classic-BPF program (BPF_MAXINSNS).
 #define MAX_INSNS 4096
+// Where stage 1 passes its writable clone of /proc/sys with --cap-userns
+// (main.go startApp).
+#define SYSCTL_FD 3
+#define MAX_USERNS "user/max_user_namespaces"
 
 static void die(const char *what) {
 	fprintf(stderr, "nixbox: error: nixbox-init: %s: %s\n", what, strerror(errno));
@@ -85,6 +96,46 @@ static void write_file(const char *path, const char *data) {
 	close(fd);
 }
 
+// open_sysctl opens MAX_USERNS beneath the /proc/sys clone: no symlink,
+// no other mount, nothing outside it.
+static int open_sysctl(int flags) {
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	int fd = syscall(SYS_openat2, SYSCTL_FD, MAX_USERNS, &how, sizeof how);
+	if (fd < 0) die("capping the app's user namespaces: opening " MAX_USERNS);
+	return fd;
+}
+
+// cap_userns sets user.max_user_namespaces to 0 in this process's new user
+// namespace (the app's), where it holds every capability, CAP_SYS_RESOURCE
+// included: the kernel reads and writes the sysctl of the caller's own
+// namespace and checks the limit in every ancestor of a new one, so the
+// app, which gets no capability, can create no user namespace and cannot
+// raise the limit (security suite case 21; why, in sysctl.go). Fail
+// closed: any error exits 125 before the app exists. SYSCTL_FD is closed
+// here, before anything else runs, so the app never inherits it.
+static void cap_userns(void) {
+	struct statfs sfs;
+	if (fstatfs(SYSCTL_FD, &sfs) < 0) die("capping the app's user namespaces: the /proc/sys descriptor");
+	if (sfs.f_type != PROC_SUPER_MAGIC)
+		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: fd %d is not /proc/sys", SYSCTL_FD);
+	int fd = open_sysctl(O_WRONLY);
+	if (write(fd, "0", 1) != 1) die("capping the app's user namespaces: writing " MAX_USERNS);
+	if (close(fd) < 0) die("capping the app's user namespaces: writing " MAX_USERNS);
+	// Check rather than trust: this namespace's value, read back.
+	char buf[32];
+	fd = open_sysctl(O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n < 0) die("capping the app's user namespaces: reading " MAX_USERNS);
+	if (close(fd) < 0) die("capping the app's user namespaces: reading " MAX_USERNS);
+	buf[n] = 0;
+	if (strcmp(buf, "0\n"))
+		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: " MAX_USERNS " reads %.20s, not 0", buf);
+	if (close(SYSCTL_FD) < 0) die("capping the app's user namespaces: closing /proc/sys");
+}
+
 static long parse_id(const char *s) {
 	char *end;
 	errno = 0;
@@ -101,6 +152,11 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 		return;
 	long uid = parse_id(argv[3]), gid = parse_id(argv[5]);
 	char map[64];
+	// The argument layout is fixed by stage 1 (main.go startApp).
+	int capped = !strcmp(argv[6], "--cap-userns");
+	if (argc < 8 + capped || strcmp(argv[6 + capped], "--"))
+		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
+	char **app = argv + 7 + capped;
 
 	if (unshare(CLONE_NEWUSER) < 0) die("creating the app's user namespace");
 	write_file("/proc/self/setgroups", "deny");
@@ -108,6 +164,7 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	write_file("/proc/self/uid_map", map);
 	snprintf(map, sizeof map, "%ld 0 1", gid);
 	write_file("/proc/self/gid_map", map);
+	if (capped) cap_userns();
 
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) die("dropping the capability bounding set");
@@ -117,11 +174,6 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof data);
 	if (syscall(SYS_capset, &hdr, data) < 0) die("dropping capabilities");
-
-	// The argument layout is fixed by stage 1 (main.go startApp).
-	if (argc < 8 || strcmp(argv[6], "--"))
-		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
-	char **app = argv + 7;
 
 	// Every set was cleared above; with no_new_privs (below) no execve can
 	// gain any back. Check rather than trust.

@@ -31,17 +31,7 @@ func TestCase15_NixDaemon(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	_ = os.Chmod(sock, 0o777)
-	accepted := make(chan struct{}, 64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- struct{}{}
-			c.Close()
-		}
-	}()
+	accepted := h.Accepted(ln, 64)
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		c := e.R.Cmd(t.Context(), "run", "--profile", e.Profile(t, ""), h.Bin(t, "PYTHON3", "python3"), "-c", h.PyPrelude+`
 for p in ['/nix/var/nix/daemon-socket/socket', `+strconv.Quote(sock)+`, os.environ.get('NIX_DAEMON_SOCKET_PATH', '/none')]:

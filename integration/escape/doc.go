@@ -40,8 +40,8 @@
 //	18  TestCase18_TIOCSTI                EPERM on a real pty; nothing injected                   implemented
 //	19  TestCase19_TIOCSTIHighBits        EPERM; OCI export has MASKED_EQ                         implemented
 //	20  TestCase20_TIOCLINUX              EPERM                                                   implemented
-//	21  TestCase21_UserNamespace          EPERM; max_user_namespaces read-only; no-seccomp:       implemented; no-seccomp half: KNOWN GAP, asserted as is (the
-//	                                      sysctl read-only, userns creation succeeds (gap)        limit is 2147483647 inside: nothing but seccomp stops a nested userns)
+//	21  TestCase21_UserNamespace          EPERM; max_user_namespaces 0 and read-only; no-seccomp: implemented (nixbox-init sets the limit to 0 in the app's
+//	                                      ENOSPC, the sysctl 0 and read-only                      user namespace; seccomp.allow_userns lifts it)
 //	22  TestCase22_OtherNamespaces        EPERM for all                                           implemented
 //	23  TestCase23_Clone3                 ENOSYS; thread and fork work                            implemented
 //	24  TestCase24_MountClassic           EPERM                                                   implemented

@@ -61,9 +61,10 @@ func modules(t *testing.T) string {
 }
 
 // TestCase21_UserNamespace: unshare(CLONE_NEWUSER) and clone(CLONE_NEWUSER)
-// are EPERM (seccomp). The no-seccomp build of §3 does not exist yet, so
-// the defense-in-depth half (max_user_namespaces exhausted inside) is
-// checked as far as it can be: the sysctl is read-only inside.
+// are EPERM (seccomp). The layer under the filter holds with it too:
+// user.max_user_namespaces reads 0 in the app's namespace (nixbox-init
+// sets it) and is read-only. The no-seccomp subtest checks that layer
+// alone (ENOSPC).
 // Src: Flatpak's clone rule and --disable-userns; bubblewrap "can disable nested userns"; Docker DenyCloneUserns; CVE-2021-41133.
 func TestCase21_UserNamespace(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
@@ -73,10 +74,14 @@ scf('unshare-real', 272, 0x10000000)
 def w():
     open('/proc/sys/user/max_user_namespaces', 'w').write('100000\n'); return 0
 forked('sysctl-write', w)
+tryf('max_user_namespaces', lambda: open('/proc/sys/user/max_user_namespaces').read().strip())
 `)
 		m := h.Lines(t, res)
 		h.Want(t, m, "unshare-real", syscall.EPERM)
 		h.Want(t, m, "sysctl-write", syscall.EROFS, syscall.EACCES, syscall.EPERM)
+		if l := m["max_user_namespaces"]; l.Errno != 0 || l.Detail != "'0'" {
+			t.Errorf("user.max_user_namespaces inside: got %s, want 0", l)
+		}
 	})
 	t.Run("no-seccomp", testCase21NoSeccomp)
 }

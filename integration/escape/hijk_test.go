@@ -162,10 +162,10 @@ os.wait()
 				b.WaitLine(t, "STARTED", 30*time.Second)
 				dirs = h.CgroupOf(t, e.R.WaitInstance(t, b.Exited).Pid)
 				deadline := time.Now().Add(20 * time.Second)
-				for len(pidsWith(sleep+" "+marker)) == 0 && time.Now().Before(deadline) {
+				for len(h.PidsWith(sleep+" "+marker)) == 0 && time.Now().Before(deadline) {
 					time.Sleep(20 * time.Millisecond)
 				}
-				if len(pidsWith(sleep+" "+marker)) == 0 {
+				if len(h.PidsWith(sleep+" "+marker)) == 0 {
 					t.Fatalf("the double-forked sleep never ran: the case would prove nothing")
 				}
 				_ = b.Cmd.Process.Signal(syscall.SIGKILL)
@@ -174,10 +174,10 @@ os.wait()
 			_ = b.Wait(t)
 			t.Logf("kill=%v: nixbox and its output ended %v after the kill/exit", kill, time.Since(t0).Round(time.Millisecond))
 			deadline := time.Now().Add(2 * time.Second)
-			for len(pidsWith(sleep+" "+marker)) > 0 && time.Now().Before(deadline) {
+			for len(h.PidsWith(sleep+" "+marker)) > 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
-			if left := pidsWith(sleep + " " + marker); len(left) > 0 {
+			if left := h.PidsWith(sleep + " " + marker); len(left) > 0 {
 				t.Errorf("sandbox process outlived the sandbox (nixbox killed: %v): %v", kill, left)
 				for _, p := range left {
 					_ = syscall.Kill(p, syscall.SIGKILL)
@@ -219,27 +219,6 @@ os.wait()
 	})
 }
 
-func pidsWith(prefix string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.HasPrefix(strings.ReplaceAll(string(cmd), "\x00", " "), prefix) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
 // TestCase52_NetworkOff: only lo; connect(1.1.1.1:53) fails; the host
 // loopback listener is unreachable and accepts nothing; DNS fails. Other
 // network-on backends (pasta/slirp) do not exist yet: refused-feature.
@@ -250,17 +229,7 @@ func TestCase52_NetworkOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	accepted := make(chan struct{}, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- struct{}{}
-			c.Close()
-		}
-	}()
+	accepted := h.Accepted(ln, 16)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
 		m := h.Lines(t, e.Py(t, "", `

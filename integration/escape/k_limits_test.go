@@ -159,7 +159,7 @@ os._exit(0)
 			t.Errorf("RLIMIT_NPROC inside = %s: the case must show the cgroup, not the rlimit, stops the bomb", m["nproc"].Detail)
 		}
 		h.CgroupsGone(t, dirs)
-		if left := pidsWith(h.Bin(t, "PYTHON3", "python3") + " -c"); len(left) > 0 {
+		if left := h.PidsWith(h.Bin(t, "PYTHON3", "python3") + " -c"); len(left) > 0 {
 			t.Errorf("HOST INVARIANT: bomb processes left: %v", left)
 		}
 	})

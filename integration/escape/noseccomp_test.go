@@ -36,16 +36,14 @@ if sc(165, 1, 1, 1, 0, 0) != errno.EFAULT:
 
 // testCase21NoSeccomp: §3 expects that without seccomp, creating a user
 // namespace still fails (ENOSPC/EPERM) because user.max_user_namespaces is
-// exhausted inside and cannot be raised. KNOWN GAP (issue 4): nixbox does
-// not lower the limit. Inside, the sysctl reads 2147483647 (the value every
-// new user namespace starts with) and unshare(CLONE_NEWUSER) and
-// clone(CLONE_NEWUSER) succeed, so seccomp (case 21's main half) is the only
-// layer. This half asserts that state, so it fails as soon as nixbox caps
-// the count, and must then be turned into §3's ENOSPC/EPERM check. Capping
-// it is not simple: the sandbox's /proc/sys is read-only before nixbox-init
-// runs, and a limit on the sandbox's user namespace counts the app's own
-// namespace and each `nixbox enter`'s too. What does hold is asserted
-// as §3 states it: the sysctl cannot be raised from inside.
+// exhausted inside and cannot be raised. nixbox-init's stage 2 sets it to
+// 0 in the app's own user namespace, before it drops its capabilities
+// (cmd/nixbox-init/sysctl.go; issue 4): the sysctl reads 0 inside, and
+// unshare(CLONE_NEWUSER) and clone(CLONE_NEWUSER) fail with ENOSPC (the
+// kernel checks the limit of every ancestor of the new namespace). The app
+// cannot raise it: /proc/sys is read-only and it holds no
+// CAP_SYS_RESOURCE in its namespace. Only seccomp.allow_userns lifts the
+// cap (integration TestSeccompKnobs/allow_userns).
 func testCase21NoSeccomp(t *testing.T) {
 	h.NoSeccomp(t, func(t *testing.T, e *h.Env) {
 		res := e.Py(t, "", pyNoFilter+`
@@ -63,14 +61,11 @@ tryf('max_user_namespaces', lambda: open('/proc/sys/user/max_user_namespaces').r
 `)
 		m := h.Lines(t, res)
 		h.Want(t, m, "sysctl-write", syscall.EROFS, syscall.EACCES, syscall.EPERM)
-		for _, n := range []string{"unshare-newuser", "clone-newuser"} {
-			if l := m[n]; l.Errno != 0 || l.Signal != 0 {
-				t.Errorf("%s: got %s: the known gap of case 21 (nested user namespaces without seccomp) looks closed: "+
-					"make this half want ENOSPC/EPERM and update integration/escape/doc.go row 21", n, l)
-			}
+		h.Want(t, m, "unshare-newuser", syscall.ENOSPC, syscall.EPERM)
+		h.Want(t, m, "clone-newuser", syscall.ENOSPC, syscall.EPERM)
+		if l := m["max_user_namespaces"]; l.Errno != 0 || l.Detail != "'0'" {
+			t.Errorf("user.max_user_namespaces inside: got %s, want 0 (exhausted: no nested user namespace)", l)
 		}
-		t.Logf("KNOWN GAP (case 21, no-seccomp half): user.max_user_namespaces = %s inside; unshare/clone(CLONE_NEWUSER) succeed without seccomp",
-			m["max_user_namespaces"].Detail)
 	})
 }
 

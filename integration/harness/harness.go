@@ -33,21 +33,40 @@ var (
 	Fixtures map[string]string
 )
 
-// Main prepares the harness and runs the tests; use it as
-// `func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }`.
+// Suite says how Main prepares one test binary.
+type Suite struct {
+	// Name goes into the work dir's name (nixbox-<Name>-*).
+	Name string
+	// Parallel is the -test.parallel to use when the flag was not given
+	// (0: Go's default, GOMAXPROCS).
+	Parallel int
+	// Canaries plants the global canaries (GlobalCanaries, FakeRoot,
+	// RunSecrets) that the escape suite's host invariants check.
+	Canaries bool
+}
+
+// Main prepares the harness for the escape suite and runs the tests; use
+// it as `func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }`.
 func Main(m *testing.M) int {
+	// nixbox runs are latency-bound: run more than GOMAXPROCS at once.
+	return Suite{Name: "esc", Parallel: 6, Canaries: true}.Main(m)
+}
+
+// Main prepares the harness as s says and runs the tests: it copies the
+// binaries named by NIXBOX_BIN and NIXBOX_INIT_BIN into a world-readable
+// WorkDir and reads the fixtures named by NIXBOX_FIXTURES. Without them
+// it runs nothing, which is a failure under CI=true.
+func (s Suite) Main(m *testing.M) int {
 	flag.Parse()
-	// nixbox runs are latency-bound: run more than GOMAXPROCS at once
-	// unless -parallel was given.
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", "6")
+	if !set && s.Parallel > 0 {
+		_ = flag.Set("test.parallel", strconv.Itoa(s.Parallel))
 	}
 	bin, initBin, fx := os.Getenv("NIXBOX_BIN"), os.Getenv("NIXBOX_INIT_BIN"), os.Getenv("NIXBOX_FIXTURES")
 	if bin == "" || initBin == "" || fx == "" {
 		fmt.Fprintln(os.Stderr, "harness: NIXBOX_BIN, NIXBOX_INIT_BIN and NIXBOX_FIXTURES must be set; run `make integration`")
-		if os.Getenv("CI") == "true" {
+		if CI() {
 			return 1
 		}
 		return 0
@@ -57,7 +76,9 @@ func Main(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "harness:", err)
 		return 1
 	}
-	if WorkDir, err = os.MkdirTemp("", "nixbox-esc-"); err != nil {
+	// A world-readable work dir: the unprivileged user must reach the
+	// binaries, wherever the checkout is.
+	if WorkDir, err = os.MkdirTemp("", "nixbox-"+s.Name+"-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -72,12 +93,14 @@ func Main(m *testing.M) int {
 		}
 	}
 	Nixbox = filepath.Join(binDir, filepath.Base(bin))
-	cleanup, err := setupGlobalCanaries()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "harness: canaries:", err)
-		return 1
+	if s.Canaries {
+		cleanup, err := setupGlobalCanaries()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "harness: canaries:", err)
+			return 1
+		}
+		defer cleanup()
 	}
-	defer cleanup()
 	return m.Run()
 }
 
@@ -153,36 +176,40 @@ func Bin(t testing.TB, key, prog string) string {
 type Runner struct {
 	Name     string
 	UID, GID int
-	Home     string // a fresh HOME for nixbox runs (never the real one)
-	Tmp      string // TMPDIR: nixbox keeps its state below it
-	Base     string // parent of Home and Tmp
-	Sentinel *Sentinel
+	Home     string    // a fresh HOME for nixbox runs (never the real one)
+	Tmp      string    // TMPDIR: nixbox keeps its state below it
+	Base     string    // parent of Home and Tmp
+	Sentinel *Sentinel // a host process of the runner's uid (NewRunner only)
 }
 
 // Runners returns root and the unprivileged test user, each with a fresh
-// home and temp dir, home canaries and a sentinel process of its own uid.
+// home and temp dir (and no sentinel: Matrix's runners have one). It
+// skips loudly, or fails under CI=true, when one cannot be used.
 func Runners(t *testing.T) []*Runner {
 	t.Helper()
 	var rs []*Runner
-	if os.Getuid() == 0 {
-		rs = append(rs, NewRunner(t, "root", 0, 0))
-		u, err := user.Lookup(TestUser)
-		if err != nil {
-			SkipOrFail(t, "test user %s missing (run `make setup`): %v", TestUser, err)
-			return rs
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		rs = append(rs, NewRunner(t, "rootless", uid, gid))
-	} else {
-		SkipOrFail(t, "not root: the root half of the suite cannot run")
-		rs = append(rs, NewRunner(t, "rootless", os.Getuid(), os.Getgid()))
+	for _, id := range identities(t) {
+		rs = append(rs, newRunner(t, id.name, id.uid, id.gid))
 	}
 	return rs
 }
 
+// ForEach runs f as a subtest for every runner of Runners.
+func ForEach(t *testing.T, f func(t *testing.T, r *Runner)) {
+	for _, r := range Runners(t) {
+		t.Run(r.Name, func(t *testing.T) { f(t, r) })
+	}
+}
+
 // NewRunner makes a runner with a fresh home, temp dir and sentinel.
 func NewRunner(t *testing.T, name string, uid, gid int) *Runner {
+	t.Helper()
+	r := newRunner(t, name, uid, gid)
+	r.Sentinel = StartSentinel(t, uid, gid)
+	return r
+}
+
+func newRunner(t *testing.T, name string, uid, gid int) *Runner {
 	t.Helper()
 	base, err := os.MkdirTemp(WorkDir, name+"-")
 	if err != nil {
@@ -197,7 +224,6 @@ func NewRunner(t *testing.T, name string, uid, gid int) *Runner {
 		}
 		r.Chown(t, d)
 	}
-	r.Sentinel = StartSentinel(t, uid, gid)
 	return r
 }
 
@@ -273,12 +299,20 @@ func (r *Runner) CmdBin(ctx context.Context, bin string, args ...string) *exec.C
 
 // Result is one finished nixbox command.
 type Result struct {
+	// Code is the exit status, or -1 when the command itself was killed
+	// by a signal (see Signal). Never 128+n for that: 128+n is what nixbox
+	// exits with when the app died of signal n, and a check for it must
+	// not pass because nixbox itself was killed (say by the 60 s limit).
 	Code           int
+	Signal         syscall.Signal // what killed the command itself, or 0
 	Stdout, Stderr string
 	Elapsed        time.Duration
 }
 
 func (r Result) String() string {
+	if r.Signal != 0 {
+		return fmt.Sprintf("exit %d (killed by %v)\nstdout: %q\nstderr: %q", r.Code, r.Signal, r.Stdout, r.Stderr)
+	}
 	return fmt.Sprintf("exit %d\nstdout: %q\nstderr: %q", r.Code, r.Stdout, r.Stderr)
 }
 
@@ -304,7 +338,7 @@ func (r *Runner) RunCmd(t testing.TB, c *exec.Cmd, stdin string) Result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.Code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Code = 128 + int(ws.Signal())
+			res.Signal = ws.Signal()
 		}
 	} else if err != nil {
 		t.Fatalf("running %v: %v", c.Args, err)

@@ -31,17 +31,27 @@ type enterInfo struct {
 	Cwd  string   `json:"cwd"`
 	// User is the identity libcontainer starts nixbox-init as (U1's root).
 	User specs.User `json:"user"`
+	// AllowUserns is nixbox-init's --allow-userns: the app's user
+	// namespace is not capped at 0 nested ones, so neither is the
+	// command's (cmd/nixbox-init/sysctl.go). A record without it gets
+	// the cap: the stricter default.
+	AllowUserns bool `json:"allow_userns,omitempty"`
 }
 
 // saveEnterInfo records how the sandbox's process was started. The args
-// are nixbox-init's: INIT --uid UID --gid GID -- APP...; anything else is
-// not recorded, and such an instance cannot be entered.
+// are nixbox-init's: INIT --uid UID --gid GID [--allow-userns] -- APP...;
+// anything else is not recorded, and such an instance cannot be entered.
 func (in *Instance) saveEnterInfo(p *specs.Process) error {
 	if p == nil {
 		return nil
 	}
 	a := p.Args
-	if len(a) < 6 || a[1] != "--uid" || a[3] != "--gid" || a[5] != "--" {
+	allowUserns := len(a) > 5 && a[5] == "--allow-userns"
+	dd := 5
+	if allowUserns {
+		dd = 6
+	}
+	if len(a) <= dd || a[1] != "--uid" || a[3] != "--gid" || a[dd] != "--" {
 		return nil
 	}
 	uid, err1 := strconv.Atoi(a[2])
@@ -49,7 +59,7 @@ func (in *Instance) saveEnterInfo(p *specs.Process) error {
 	if err1 != nil || err2 != nil {
 		return nil
 	}
-	b, err := json.Marshal(enterInfo{Init: a[0], UID: uid, GID: gid, Env: p.Env, Cwd: p.Cwd, User: p.User})
+	b, err := json.Marshal(enterInfo{Init: a[0], UID: uid, GID: gid, AllowUserns: allowUserns, Env: p.Env, Cwd: p.Cwd, User: p.User})
 	if err != nil {
 		return err
 	}
@@ -122,7 +132,11 @@ func Enter(ctx context.Context, stateRoot, id string, argv []string, o EnterOpti
 		return 0, fmt.Errorf("%w: %s: the runtime's pid %d is not the recorded %d", ErrNotEnterable, id, st.InitProcessPid, o.InitPid)
 	}
 
-	args := append([]string{info.Init, "--enter", "--uid", strconv.Itoa(info.UID), "--gid", strconv.Itoa(info.GID), "--"}, argv...)
+	args := []string{info.Init, "--enter", "--uid", strconv.Itoa(info.UID), "--gid", strconv.Itoa(info.GID)}
+	if info.AllowUserns {
+		args = append(args, "--allow-userns")
+	}
+	args = append(append(args, "--"), argv...)
 	proc := &libcontainer.Process{
 		Args: args,
 		Env:  info.Env,

@@ -267,8 +267,18 @@ func Build(in Input) (*Plan, error) {
 		return nil, fmt.Errorf("%w: no compiled seccomp filter", ErrBuild)
 	}
 
+	initArgs := []string{InitPath, "--uid", strconv.Itoa(env.UID), "--gid", strconv.Itoa(env.GID)}
+	if isTrue(p.Seccomp.AllowUserns) {
+		// Security suite case 21: by default nixbox-init sets
+		// user.max_user_namespaces to 0 in the app's user namespace, so
+		// the app cannot create one even without the seccomp filter
+		// (cmd/nixbox-init/sysctl.go). allow_userns exists for apps that
+		// must (browsers' own sandboxes): the filter allows the calls,
+		// and the cap must go too. The knob is warned (seccompWarnings).
+		initArgs = append(initArgs, "--allow-userns")
+	}
 	opts := []Opt{
-		WithArgs(append([]string{InitPath, "--uid", strconv.Itoa(env.UID), "--gid", strconv.Itoa(env.GID), "--"}, in.Argv...)...),
+		WithArgs(append(append(initArgs, "--"), in.Argv...)...),
 		WithIDMap(env.UID, env.GID),
 		WithTerminal(env.Terminal),
 		WithCwd(env.Home),

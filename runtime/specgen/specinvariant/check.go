@@ -144,9 +144,15 @@ func checkProcess(s *specs.Spec, assembly bool, bad reporter) {
 			bad(ErrIDMap, "%+v", m)
 		}
 	}
-	// [init, --uid, N, --gid, N, --, program, args...]
+	// [init, --uid, N, --gid, N, (--allow-userns), --, program, args...];
+	// --allow-userns (seccomp.allow_userns) leaves the app's user
+	// namespace uncapped (cmd/nixbox-init/sysctl.go).
 	a := s.Process.Args
-	if len(a) < 7 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" || a[5] != "--" || !path.IsAbs(a[6]) {
+	prog := 6
+	if len(a) > 5 && a[5] == "--allow-userns" {
+		prog = 7
+	}
+	if len(a) < prog+1 || a[0] != InitPath || a[1] != "--uid" || a[3] != "--gid" || a[prog-1] != "--" || !path.IsAbs(a[prog]) {
 		bad(ErrInit, "args %q", a)
 	}
 	if p := s.Linux.RootfsPropagation; p == "shared" || p == "rshared" {

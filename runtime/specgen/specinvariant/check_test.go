@@ -92,6 +92,12 @@ func TestCheck(t *testing.T) {
 			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: 0, Size: 1})
 		}, specinvariant.ErrIDMap},
 		{"app runs without init", func(s *specs.Spec, _ *specs.LinuxSeccomp) { s.Process.Args = s.Process.Args[6:] }, specinvariant.ErrInit},
+		{"unknown init flag", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Process.Args = slices.Insert(s.Process.Args, 5, "--no-cap")
+		}, specinvariant.ErrInit},
+		{"allow-userns without the separator", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Process.Args[5] = "--allow-userns"
+		}, specinvariant.ErrInit},
 		{"init writable", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			m := mount(s, specinvariant.InitPath)
 			m.Options = append(drop(m.Options, "ro"), "rw")
@@ -211,6 +217,17 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check = %v, want %v", errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestAllowUserns: nixbox-init's --allow-userns (seccomp.allow_userns),
+// between the ids and "--", is a valid start.
+func TestAllowUserns(t *testing.T) {
+	t.Parallel()
+	plan := baseline(t)
+	plan.Spec.Process.Args = slices.Insert(plan.Spec.Process.Args, 5, "--allow-userns")
+	if errs := specinvariant.Check(plan.Spec, plan.Seccomp); len(errs) != 0 {
+		t.Fatalf("Check = %v, want none", errs)
 	}
 }
 
