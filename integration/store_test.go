@@ -200,7 +200,7 @@ func TestStoreOf500Paths(t *testing.T) {
 // member is a store path added for the test, removed, and put back as it
 // was (same bytes, mode and mtime: the store is consistent again).
 func TestStoreMemberMissing(t *testing.T) {
-	bash := bin(t, "BASH", "bash")
+	bash := h.Bin(t, "BASH", "bash")
 	gone := addFileToStore(t, "#!"+bash+"\necho missing-member-"+strconv.FormatInt(time.Now().UnixNano(), 10)+"\n")
 	fi, err := os.Lstat(gone)
 	if err != nil {
@@ -211,7 +211,7 @@ func TestStoreMemberMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Remove(gone); err != nil {
-		skipOrFail(t, "deleting %s from the store: %v", gone, err)
+		h.SkipOrFail(t, "deleting %s from the store: %v", gone, err)
 	}
 	t.Cleanup(func() {
 		if err := os.WriteFile(gone, body, fi.Mode().Perm()|0o200); err != nil {
@@ -221,17 +221,17 @@ func TestStoreMemberMissing(t *testing.T) {
 		_ = os.Chmod(gone, fi.Mode().Perm())
 		_ = os.Chtimes(gone, fi.ModTime(), fi.ModTime())
 	})
-	prof := writeProfile(t, "gonemember", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+gone+"\"]\n")
-	forEach(t, func(t *testing.T, r runner) {
+	prof := h.WriteProfile(t, "gonemember", "version = 1\nextends = \"default\"\n[app]\npackages = [\""+gone+"\"]\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
 		for _, run := range []string{"uncached", "cached"} {
-			res := r.run(t, "", "run", "--profile", prof, bin(t, "COREUTILS", "echo"), "app-ran")
-			if res.code != 125 || strings.Contains(res.stdout, "app-ran") ||
-				!strings.Contains(res.stderr, gone+": a member of the app's closure is missing from the host's store") ||
-				!strings.Contains(res.stderr, "nix-store --repair-path "+gone) {
+			res := r.Run(t, "", "run", "--profile", prof, h.Bin(t, "COREUTILS", "echo"), "app-ran")
+			if res.Code != 125 || strings.Contains(res.Stdout, "app-ran") ||
+				!strings.Contains(res.Stderr, gone+": a member of the app's closure is missing from the host's store") ||
+				!strings.Contains(res.Stderr, "nix-store --repair-path "+gone) {
 				t.Fatalf("%s run with %s deleted: %s", run, gone, res)
 			}
 		}
-		entries, _ := filepath.Glob(filepath.Join(r.home, ".cache", "nixbox", "closures", "*.closure"))
+		entries, _ := filepath.Glob(filepath.Join(r.Home, ".cache", "nixbox", "closures", "*.closure"))
 		if len(entries) == 0 {
 			t.Errorf("no closure was cached: the second run was not a cached one")
 		}
