@@ -260,8 +260,7 @@ func queryDSN(ctx context.Context, dsn string, roots []string) (map[string][]str
 	// The recursive query keeps its queue and its set of ids seen in
 	// temporary tables; with Debian's default (SQLITE_TEMP_STORE=1: files,
 	// kept in memory until they spill) they cost 0.3-0.5 ms more at 500
-	// paths, in memory almost nothing (issue 6). They hold a few
-	// kilobytes of ids.
+	// paths than in memory (issue 6). They hold a few kilobytes of ids.
 	ex, ok := conn.(driver.ExecerContext)
 	if !ok {
 		return nil, fmt.Errorf("the sqlite3 driver's connection is a %T, without ExecContext", conn)
