@@ -46,7 +46,7 @@ const (
 	// toolFloor is bench/lcfloor: the least any in-process libcontainer
 	// launcher does (no profile, closure query, filter, cgroup, masked
 	// paths or init), the floor for nixbox while it runs on libcontainer.
-	toolFloor = "libcontainer-min"
+	toolFloor = "lcfloor"
 )
 
 var tools = []string{toolNixbox, toolBwrap, toolCrun, toolRunc, toolFloor}
