@@ -153,7 +153,7 @@ var (
 	keysApp        = []string{"package", "command", "args", "packages"}
 	keysFilesystem = []string{"ro", "rw", "bind", "tmpfs"}
 	keysBind       = []string{"source", "dest", "mode", "create", "optional", "unsafe"}
-	keysTmpfs      = []string{"dest", "size"}
+	keysTmpfs      = []string{"dest", "size", "nr_inodes"}
 	keysHome       = []string{"mode", "size"}
 	keysEnv        = []string{"set", "pass"}
 	keysNetwork    = []string{"mode", "unsafe"}
@@ -310,6 +310,11 @@ func (d *decoder) filesystem(fs *Filesystem) func(f *field, key string) error {
 						m.Dest, err = d.str(f, key)
 					case "size":
 						m.Size, err = d.str(f, key)
+					case "nr_inodes":
+						var n *int64
+						if n, err = d.intp(f, key); err == nil {
+							m.NrInodes = *n
+						}
 					}
 					return err
 				})

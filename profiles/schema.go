@@ -115,6 +115,10 @@ type Tmpfs struct {
 	Dest string
 	// Size is the size limit, e.g. "64M"; default "64M".
 	Size string
+	// NrInodes caps the number of inodes (files, directories, links;
+	// the root directory takes one), 1 to MaxTmpfsInodes; 0 = unset,
+	// which leaves the kernel's default (half the RAM pages).
+	NrInodes int64
 }
 
 // Filesystem lists what host paths the app sees. Default: nothing.

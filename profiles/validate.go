@@ -322,12 +322,28 @@ func checkFilesystem(p *Profile) error {
 				return p.errAt(k+".size", err.(*Error).Msg, "")
 			}
 		}
+		// nr_inodes = 0 would mean "no inode limit" to the kernel, and a
+		// huge one the same in effect: every inode costs kernel memory
+		// that size= does not bound (security suite case 59, §6.4). The
+		// profile package does not read the host, so the cap is fixed.
+		if t.NrInodes != 0 || p.has(k+".nr_inodes") {
+			if t.NrInodes < 1 || t.NrInodes > MaxTmpfsInodes {
+				return p.errAt(k+".nr_inodes", "nr_inodes out of range (1 to "+strconv.Itoa(MaxTmpfsInodes)+")",
+					"leave nr_inodes out for the kernel's default")
+			}
+		}
 	}
 	return nil
 }
 
 // MaxTmpfsSize is the largest tmpfs (and ephemeral home) size accepted.
 const MaxTmpfsSize = 16 << 30
+
+// MaxTmpfsInodes is the largest tmpfs nr_inodes accepted: one inode per
+// KiB of the largest tmpfs (2^24). It is fixed rather than read from the
+// host (the kernel itself takes any unsigned long); a tmpfs inode costs
+// about 1 KiB of kernel memory outside the size limit.
+const MaxTmpfsInodes = MaxTmpfsSize >> 10
 
 var reSize = lazyRegexp(`^[1-9][0-9]*[KMG]?$`)
 

@@ -56,7 +56,15 @@ func cmdExplain(s *streams, args []string) error {
 		}
 	}
 	for _, t := range p.Filesystem.Tmpfs {
-		fmt.Fprintf(w, "tmpfs:     %s\n", sanitize(t.Dest))
+		size := t.Size
+		if size == "" {
+			size = "64M"
+		}
+		inodes := ""
+		if t.NrInodes > 0 {
+			inodes = fmt.Sprintf(", %d inodes", t.NrInodes)
+		}
+		fmt.Fprintf(w, "tmpfs:     %s (%s%s)\n", sanitize(t.Dest), sanitize(size), inodes)
 	}
 	for _, e := range plan.Spec.Process.Env {
 		name, _, _ := strings.Cut(e, "=")

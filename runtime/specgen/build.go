@@ -309,6 +309,9 @@ func Build(in Input) (*Plan, error) {
 	if in.HomeSource != "" {
 		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "bind", Source: in.HomeSource,
 			Options: []string{"rbind", "rw", "nosuid", "nodev"}}))
+		// A rw host directory without a quota (security suite case 59).
+		plan.Warnings = append(plan.Warnings, Warning{Key: "home.mode",
+			Msg: fmt.Sprintf("persistent home in %s: the app can fill the host file system through it; nixbox sets no quota", in.HomeSource)})
 	} else {
 		size := p.Home.Size
 		if size == "" {
@@ -330,7 +333,7 @@ func Build(in Input) (*Plan, error) {
 		if b.RW {
 			mode = "rw"
 			plan.Warnings = append(plan.Warnings, Warning{Key: b.Key,
-				Msg: fmt.Sprintf("the app can change host files in %s", b.Source)})
+				Msg: fmt.Sprintf("the app can change host files in %s and can fill the host file system through it; nixbox sets no quota", b.Source)})
 		}
 		extra = append(extra, specs.Mount{Destination: b.Dest, Type: "bind", Source: b.Source,
 			Options: []string{"rbind", mode, "nosuid", "nodev"}})
@@ -348,8 +351,13 @@ func Build(in Input) (*Plan, error) {
 		if size == "" {
 			size = "64M"
 		}
-		extra = append(extra, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs",
-			Options: []string{"nosuid", "nodev", "mode=755", "size=" + strings.ToLower(size)}})
+		mopts := []string{"nosuid", "nodev", "mode=755", "size=" + strings.ToLower(size)}
+		if t.NrInodes > 0 {
+			// Validated to 1..profiles.MaxTmpfsInodes; 0 (unset) keeps the
+			// kernel's default, never "unlimited".
+			mopts = append(mopts, "nr_inodes="+strconv.FormatInt(t.NrInodes, 10))
+		}
+		extra = append(extra, specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: mopts})
 	}
 	if network {
 		msg := "host network: the app can reach the network, local services and abstract unix sockets (X11, D-Bus)"

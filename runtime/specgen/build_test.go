@@ -256,6 +256,31 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("no warning for %s in %v", k, w)
 		}
 	}
+	// Security suite case 59: every rw host directory (rw binds and the
+	// persistent home) warns that nixbox sets no quota on it; nothing
+	// else does.
+	quota := 0
+	for _, x := range w {
+		q := strings.HasSuffix(x.Msg, "can fill the host file system through it; nixbox sets no quota")
+		switch x.Key {
+		case "filesystem.rw[0]", "filesystem.bind[0].source", "home.mode":
+			if !q {
+				t.Errorf("%s warning %q does not say that nixbox sets no quota", x.Key, x.Msg)
+			}
+			quota++
+		default:
+			if q {
+				t.Errorf("%s warns about the quota: %q", x.Key, x.Msg)
+			}
+		}
+	}
+	if quota != 3 {
+		t.Errorf("%d quota warnings in %v, want 3 (filesystem.rw[0], filesystem.bind[0].source, home.mode)", quota, w)
+	}
+	// A private tmpfs, limited or not, is no loosening.
+	if w := buildCase(t, "tmpfs").Warnings; len(w) != 0 {
+		t.Errorf("tmpfs case warns: %v", w)
+	}
 	// The host network warning quotes the profile's acknowledgement.
 	for _, x := range w {
 		if x.Key == "network.mode" && !strings.HasSuffix(x.Msg, "(unsafe acknowledged: the golden case of every loosening)") {

@@ -42,6 +42,7 @@ var (
 	ErrPropagation = errors.New("mount propagation shared with the host")
 	ErrUnmasked    = errors.New("nixbox's own directory visible through a bind")
 	ErrHidden      = errors.New("bind exposes a host path the sandbox must never see")
+	ErrTmpfsLimit  = errors.New("writable tmpfs without a size limit, or with size=0 or nr_inodes=0 (no limit)")
 )
 
 // Options loosen the source checks for binds a profile acknowledged with
@@ -224,6 +225,23 @@ func hasOpt(opts []string, o string) bool {
 	return false
 }
 
+// tmpfsBounded reports whether tmpfs options set one size= and no zero
+// size= or nr_inodes= (a zero, in any spelling such as "0k", is no limit).
+func tmpfsBounded(opts []string) bool {
+	sized := false
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k != "size" && k != "nr_inodes" {
+			continue
+		}
+		if strings.TrimLeft(strings.TrimRight(v, "kKmMgGtTpPeE%"), "0") == "" {
+			return false
+		}
+		sized = sized || k == "size"
+	}
+	return sized
+}
+
 func isBind(m specs.Mount) bool {
 	return m.Type == "bind" || hasOpt(m.Options, "bind") || hasOpt(m.Options, "rbind")
 }
@@ -270,6 +288,13 @@ func checkMounts(s *specs.Spec, o Options, assembly bool, bad reporter) {
 		if under(d, "/sys") || m.Type == "sysfs" || m.Type == "cgroup" || m.Type == "cgroup2" ||
 			bind && under(src, "/sys") {
 			bad(ErrSysfs, "%+v", m)
+		}
+		// Every writable tmpfs is bounded: without size= it may take half
+		// the RAM, and the kernel reads size=0 or nr_inodes=0 as "no
+		// limit" (security suite case 59). A read-only one (the masks)
+		// cannot be filled.
+		if m.Type == "tmpfs" && !bind && !readOnly(m) && !tmpfsBounded(m.Options) {
+			bad(ErrTmpfsLimit, "%+v", m)
 		}
 		if bind && (!hasOpt(m.Options, "nosuid") || !hasOpt(m.Options, "nodev")) {
 			bad(ErrBindFlags, "%+v", m)

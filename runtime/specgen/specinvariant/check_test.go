@@ -205,6 +205,15 @@ func TestCheck(t *testing.T) {
 		{"parent of secrets", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
 			s.Mounts = append(s.Mounts, bind("/run", "/hostrun", "ro", "nosuid", "nodev"))
 		}, specinvariant.ErrHidden},
+		{"tmpfs without size", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
+		}, specinvariant.ErrTmpfsLimit},
+		{"tmpfs size=0k", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=0k"}})
+		}, specinvariant.ErrTmpfsLimit},
+		{"tmpfs nr_inodes=0", func(s *specs.Spec, _ *specs.LinuxSeccomp) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=64m", "nr_inodes=0"}})
+		}, specinvariant.ErrTmpfsLimit},
 		{"shared propagation", func(s *specs.Spec, _ *specs.LinuxSeccomp) { s.Linux.RootfsPropagation = "rshared" }, specinvariant.ErrPropagation},
 	}
 	for _, tc := range tests {

@@ -2,7 +2,8 @@
 // nixbox generates must hold (style.md §8.4, issue 4): a new user
 // namespace, no capabilities for the app, no_new_privs, a read-only root,
 // a closure-only read-only store, no Nix daemon socket or /nix/var, no
-// /sys, nosuid,nodev binds, the compiled seccomp filter loaded by
+// /sys, nosuid,nodev binds, size-limited writable tmpfs mounts (never
+// size=0 or nr_inodes=0), the compiled seccomp filter loaded by
 // nixbox-init, and no mount over a path nixbox reserves.
 //
 // It takes no *testing.T, so the golden tests and the fuzz targets share
