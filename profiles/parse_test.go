@@ -55,6 +55,9 @@ func badInputs() []badCase {
 	tmpfs := func(size string) string {
 		return v1 + "[[filesystem.tmpfs]]\ndest = \"/tmp/x\"\nsize = " + size + "\n"
 	}
+	inodes := func(n string) string {
+		return v1 + "[[filesystem.tmpfs]]\ndest = \"/tmp/x\"\nnr_inodes = " + n + "\n"
+	}
 	pass := func(n string) string { return v1 + "[env]\npass = [\"" + n + "\"]\n" }
 	pkg := func(n string) string { return v1 + "[app]\npackage = \"" + n + "\"\n" }
 	cmd := func(n string) string { return v1 + "[app]\ncommand = \"" + n + "\"\n" }
@@ -164,6 +167,14 @@ func badInputs() []badCase {
 		{name: "tmpfs size 2^64", src: tmpfs(`"18446744073709551616"`), line: 4, key: "filesystem.tmpfs[0].size"},
 		{name: "tmpfs size 2^63+1", src: tmpfs(`"9223372036854775809"`), line: 4, key: "filesystem.tmpfs[0].size"},
 		{name: "tmpfs size as int", src: tmpfs(`64`), line: 4, key: "filesystem.tmpfs[0].size"},
+		{name: "tmpfs nr_inodes 0", src: inodes(`0`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes minus one", src: inodes(`-1`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes string", src: inodes(`"4096"`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes float", src: inodes(`1.5`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes suffix", src: inodes(`"4k"`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes over 2^24", src: inodes(`16777217`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes 2^63-1", src: inodes(`9223372036854775807`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
+		{name: "tmpfs nr_inodes 2^64", src: inodes(`18446744073709551616`), line: 4, key: "filesystem.tmpfs[0].nr_inodes"},
 
 		// 6.3 packages (as far as the profile goes)
 		{name: "package option", src: pkg("--option"), line: 3, key: "app.package"},

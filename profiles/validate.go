@@ -328,8 +328,11 @@ func checkFilesystem(p *Profile) error {
 		// profile package does not read the host, so the cap is fixed.
 		if t.NrInodes != 0 || p.has(k+".nr_inodes") {
 			if t.NrInodes < 1 || t.NrInodes > MaxTmpfsInodes {
-				return p.errAt(k+".nr_inodes", "nr_inodes out of range (1 to "+strconv.Itoa(MaxTmpfsInodes)+")",
-					"leave nr_inodes out for the kernel's default")
+				hint := ""
+				if t.NrInodes == 0 {
+					hint = "the kernel reads 0 as no limit; leave nr_inodes out for its default"
+				}
+				return p.errAt(k+".nr_inodes", "nr_inodes out of range (1 to "+strconv.Itoa(MaxTmpfsInodes)+")", hint)
 			}
 		}
 	}
