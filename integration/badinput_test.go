@@ -146,6 +146,13 @@ func badCases(t *testing.T) []badCase {
 		{name: "tmpfs size space negative", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nsize = \" -1\"\n", line: 4, key: "filesystem.tmpfs[0].size", msg: `invalid size " -1"`},
 		{name: "tmpfs size 2^64", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nsize = \"18446744073709551616\"\n", line: 4, key: "filesystem.tmpfs[0].size", msg: "invalid size"},
 		{name: "tmpfs size 2^63+1", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nsize = \"9223372036854775809\"\n", line: 4, key: "filesystem.tmpfs[0].size", msg: "invalid size"},
+		// Security suite case 59: nr_inodes 0 would be no limit to the kernel.
+		{name: "tmpfs nr_inodes 0", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 0\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "nr_inodes out of range (1 to 16777216)", hint: "no limit"},
+		{name: "tmpfs nr_inodes negative", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = -1\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "nr_inodes out of range"},
+		{name: "tmpfs nr_inodes string", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = \"4096\"\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "expected an integer, found a string"},
+		{name: "tmpfs nr_inodes float", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 1.5\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "expected an integer, found a float"},
+		{name: "tmpfs nr_inodes over 2^24", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 16777217\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "nr_inodes out of range"},
+		{name: "tmpfs nr_inodes 2^64", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 18446744073709551616\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "integer out of range"},
 		{name: "home size bogus", body: v1 + "[home]\nsize = \"1Q\"\n", line: 3, key: "home.size"},
 		{name: "memory zero", body: v1 + "[limits]\nmemory = \"0\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},
 		{name: "memory negative", body: v1 + "[limits]\nmemory = \"-1\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},

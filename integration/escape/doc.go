@@ -87,6 +87,8 @@
 //	57  TestCase57_MemoryBomb             OOM kill 137 + message; tmpfs variant; oom_kill,        implemented
 //	                                      MemAvailable ±5 %; cgroup removed
 //	58  TestCase58_CPU                    quota 50000/100000; usage <= 0.55 × wall (>= 0.3)       implemented
-//	59  TestCase59_FillDisk               ENOSPC at 64 MiB; 10,000 files; host free unchanged     implemented; inode half refused-feature (no tmpfs nr_inodes key)
+//	59  TestCase59_FillDisk               ENOSPC at 64 MiB and at 4096 inodes (4000..4096 files   implemented
+//	                                      of 10,000; f_files 4096); nr_inodes = 0 refused (125);
+//	                                      rw bind quota warning; host free unchanged
 //	60  TestCase60_CgroupEscape           no cgroup.procs anywhere; mount EPERM; cgroup same      implemented
 package escape

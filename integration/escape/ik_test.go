@@ -305,12 +305,14 @@ func TestCase50_ArgumentInjection(t *testing.T) {
 	})
 }
 
-// TestCase59_FillDisk: a tmpfs of size = "64M": writing until full ends
-// in ENOSPC near 64 MiB (never the host's disk); creating 10,000 files
-// either works or ends in ENOSPC. The inode half of §4 (nr_inodes=4096)
-// is a refused feature: a tmpfs has no nr_inodes key, and the key is
-// refused. /data is one 64 MiB tmpfs inside. Host: /tmp, /dev/shm and
-// the home lose less free space than the fill (other writers share them).
+// TestCase59_FillDisk: a tmpfs of size = "64M" and nr_inodes = 4096:
+// writing until full ends in ENOSPC near 64 MiB (never the host's disk);
+// statvfs reports 4096 inodes, and creating 10,000 files ends in ENOSPC
+// after at most 4096 (the root directory takes one, so 4095 in practice;
+// at least 4000 are required so a much smaller limit fails too). /data is
+// one 64 MiB tmpfs inside. Host: /tmp, /dev/shm and the home lose less
+// free space than the fill (other writers share them). A rw host bind has
+// no quota: `nixbox explain` and `nixbox run -v` warn about it.
 // Src: bubblewrap "tmpfs has expected size".
 func TestCase59_FillDisk(t *testing.T) {
 	h.Matrix(t, func(t *testing.T, e *h.Env) {
@@ -325,7 +327,7 @@ func TestCase59_FillDisk(t *testing.T) {
 			return m
 		}
 		before := free()
-		m := h.Lines(t, e.Py(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\n", `
+		m := h.Lines(t, e.Py(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\nnr_inodes = 4096\n", `
 n, err = 0, 0
 with open('/data/fill', 'wb') as f:
     try:
@@ -342,8 +344,10 @@ try:
 except OSError as x:
     err = x.errno
 st = os.statvfs('/data')
-out('files', err, '%d %d' % (k, st.f_files))
+out('files', err, k)
+out('inodes', 0, '%d %d' % (st.f_files, st.f_ffree))
 out('fstype', 0, [l.split(' - ')[1].split()[0] for l in open('/proc/self/mountinfo') if l.split()[4] == '/data'])
+out('opts', 0, [l.split(' - ')[1].split()[2] for l in open('/proc/self/mountinfo') if l.split()[4] == '/data'])
 out('size', 0, st.f_blocks * st.f_frsize)
 `))
 		h.Want(t, m, "fill", syscall.ENOSPC)
@@ -353,13 +357,34 @@ out('size', 0, st.f_blocks * st.f_frsize)
 		if m["fstype"].Detail != "['tmpfs']" || m["size"].Detail != itoa(64<<20) {
 			t.Errorf("/data inside: %s, %s bytes; want one 64 MiB tmpfs", m["fstype"].Detail, m["size"].Detail)
 		}
-		if l := m["files"]; l.Errno != 0 && l.Errno != int(syscall.ENOSPC) {
-			t.Errorf("creating 10,000 files: %s", l)
+		h.Want(t, m, "files", syscall.ENOSPC)
+		if k := atoi(m["files"].Detail); k > 4096 || k < 4000 {
+			t.Errorf("creating 10,000 files on a 4096-inode tmpfs stopped after %d, want 4000 to 4096", k)
 		}
-		t.Logf("%s/%s: filled at %s bytes; files: %s", e.R.Name, e.Policy, m["fill"].Detail, m["files"])
-		res := e.Sh(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\nnr_inodes = 4096\n", "echo STARTED")
-		if res.Code != 125 || strings.Contains(res.Stdout, "STARTED") {
-			t.Errorf("tmpfs nr_inodes: want a refusal (unknown key): %s", res)
+		if f := strings.Fields(m["inodes"].Detail); len(f) != 2 || f[0] != "4096" || f[1] != "0" {
+			t.Errorf("/data statvfs f_files f_ffree = %q after the fill, want \"4096 0\"", m["inodes"].Detail)
+		}
+		if !strings.Contains(m["opts"].Detail, "nr_inodes=4096") {
+			t.Errorf("/data super options %s lack nr_inodes=4096", m["opts"].Detail)
+		}
+		t.Logf("%s/%s: filled at %s bytes; files: %s; inodes (f_files f_ffree): %s; options %s",
+			e.R.Name, e.Policy, m["fill"].Detail, m["files"], m["inodes"].Detail, m["opts"].Detail)
+		// An inode limit of 0 would be none at all: refused before start.
+		res := e.Sh(t, "[[filesystem.tmpfs]]\ndest = \"/data\"\nsize = \"64M\"\nnr_inodes = 0\n", "echo STARTED")
+		if res.Code != 125 || strings.Contains(res.Stdout, "STARTED") || !strings.Contains(res.Stderr, "nr_inodes out of range") {
+			t.Errorf("tmpfs nr_inodes = 0: want a refusal (exit 125): %s", res)
+		}
+		// A rw host bind has no quota: explain and run -v say so.
+		rw := filepath.Join(e.R.Home, "case59-rw")
+		e.R.MkdirAll(t, rw, 0o700)
+		prof := e.Profile(t, "[filesystem]\nrw = [\""+rw+"\"]\n")
+		want := "filesystem.rw[0]: the app can change host files in " + rw +
+			" and can fill the host file system through it; nixbox sets no quota"
+		if ex := e.R.Run(t, "", "explain", "--profile", prof, h.Bin(t, "BASH", "bash")); ex.Code != 0 || !strings.Contains(ex.Stdout, "warning:   "+want+"\n") {
+			t.Errorf("explain of a rw bind does not warn %q: %s", want, ex)
+		}
+		if rv := e.RunIn(t, prof, "", "-v", h.Bin(t, "BASH", "bash"), "-c", "true"); !strings.Contains(rv.Stderr, "nixbox: warning: "+want+"\n") {
+			t.Errorf("run -v of a rw bind does not warn %q: %s", want, rv)
 		}
 		// The fill went to the sandbox's own tmpfs (checked inside), so
 		// the host lost none of it: other tests and builds write to the
