@@ -25,13 +25,21 @@
 // user namespace before it drops its capabilities, so no nested user
 // namespace can be created even without the seccomp filter (sysctl.go).
 //
+// As PID 1 (the first form), nixbox-init runs entirely in C, from the
+// stage-1 constructor: it assembles the store (store.go), then does all of
+// the above (pid1.go) and exits without ever starting the Go runtime; its
+// child, forked, is stage 2 and becomes the app (userns.go
+// nixbox_stage2_run). The Go code here is `nixbox enter` (enter), which
+// re-executes nixbox-init as "--stage2" for the same stage 2, and a
+// fail-closed exit for anything else.
+//
 // libcontainer runs nixbox-init as root of the sandbox's user namespace (U1),
 // which maps 0 to the invoking user and nothing else, with CAP_SETFCAP
 // permitted (not effective). nixbox-init starts the app in a second user
-// namespace (U2), nested in U1, that maps UID/GID to U1's 0 (made by the C
-// constructor in userns.go, which also drops every capability, the bounding
-// set included): the app runs with the invoking user's own uid and gid, and
-// is not root anywhere.
+// namespace (U2), nested in U1, that maps UID/GID to U1's 0 (made by stage 2
+// in userns.go, which also drops every capability, the bounding set
+// included): the app runs with the invoking user's own uid and gid, and is
+// not root anywhere.
 //
 // The app's seccomp filter is compiled by nixbox (cached per policy hash)
 // and bound read-only at /.nixbox/seccomp.bpf. nixbox-init loads it in the
@@ -42,12 +50,13 @@
 // in the sandbox before the app, and its stage 2 needs
 // unshare(CLONE_NEWUSER) once.
 //
-// It is linked statically (cgo against static glibc, for the constructor),
+// It is linked statically (cgo against static glibc, for the constructors),
 // so it needs nothing from the sandbox's filesystem. It holds no host file
 // descriptors besides the watch socket, which it marks close-on-exec before
-// the app starts. Its one other descriptor, a writable clone of the
-// sandbox's /proc/sys, goes to stage 2 alone and is closed before the app
-// starts (sysctl.go).
+// the app starts, and which the app's process closes after the fork. Its
+// other descriptors are a signalfd (close-on-exec, closed in the child too)
+// and a writable clone of the sandbox's /proc/sys, which goes to stage 2
+// alone and is closed before the app starts (sysctl.go).
 package main
 
 import (
@@ -66,9 +75,6 @@ const (
 	exitNotExecutable = 126
 	exitNotFound      = 127
 )
-
-// watchFD is the descriptor nixbox passes as the launcher-death pipe.
-const watchFD = 3
 
 // seccompPath is the compiled filter nixbox binds into every sandbox
 // (runtime/specgen.SeccompPath).
@@ -93,109 +99,17 @@ func run(args []string) int {
 	if len(args) > 1 && args[1] == "--enter" {
 		return enter(args[2:])
 	}
-	a, ok := parseArgs(args[1:])
-	if !ok {
+	// The sandbox's PID 1 is done by C code from the stage-1 constructor
+	// (store.go, pid1.go), which never returns for "--uid ..." as PID 1:
+	// reaching Go means the arguments were bad or this is not PID 1. Fail
+	// closed either way.
+	if _, ok := parseArgs(args[1:]); !ok {
 		return fail(exitInitError, "nixbox-init: usage: nixbox-init --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]")
 	}
 	if os.Getpid() != 1 {
 		return fail(exitInitError, "nixbox-init: must run as PID 1 of a sandbox")
 	}
-	sysctlFD, err := sysctlForStage2(a.allowUserns)
-	if err != nil {
-		return fail(exitInitError, "nixbox-init: %v", err)
-	}
-	// The constructor in store.go assembled /nix/store and dropped what
-	// that needed; check rather than trust, before reporting ready.
-	if err := checkStore(); err != nil {
-		return fail(exitInitError, "nixbox-init: the assembled store: %v", err)
-	}
-	if err := checkInitCaps(); err != nil {
-		return fail(exitInitError, "nixbox-init: capabilities left after the store assembly: %v", err)
-	}
-
-	// Every descriptor above stderr, except the watch pipe, is closed-on-exec
-	// so the app inherits only 0, 1 and 2 (CVE-2024-21626: a leaked fd is a
-	// way out).
-	watching := isPipe(watchFD)
-	if err := unix.CloseRange(watchFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fail(exitInitError, "nixbox-init: marking descriptors close-on-exec: %v", err)
-	}
-
-	// Catch (never ignore) job-control and termination signals: an ignored
-	// signal stays ignored across execve, a caught one is reset to default.
-	sigc := make(chan os.Signal, 32)
-	signal.Notify(sigc)
-
-	if watching {
-		// Ready: signals are caught (and held until the app runs). Then
-		// wait for nixbox's go-ahead: it checks the sandbox's mounts and
-		// cgroup before anything of the app runs. EOF means nixbox died.
-		if _, err := unix.Write(watchFD, []byte{'R'}); err != nil {
-			return fail(exitInitError, "nixbox-init: telling nixbox it is ready: %v", err)
-		}
-		var b [1]byte
-		for {
-			n, err := unix.Read(watchFD, b[:])
-			if err == unix.EINTR {
-				continue
-			}
-			if n != 1 || b[0] != 'G' {
-				return fail(exitInitError, "nixbox-init: nixbox did not let the app start")
-			}
-			break
-		}
-	}
-	pid, err := startApp(a, sysctlFD)
-	if err != nil {
-		return fail(exitInitError, "starting the app's user namespace: %v", err)
-	}
-	// nixbox-init holds CAP_SETFCAP only in its permitted set (never
-	// effective): its stage-2 child, exec'd as the outer root, gets it back
-	// to map the outer uid 0 into the app's namespace, then clears every
-	// set, the bounding set included (userns.go).
-
-	if watching {
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				n, err := unix.Read(watchFD, buf)
-				if n == 0 || (err != nil && err != unix.EINTR) {
-					break
-				}
-			}
-			// The launcher is gone: take the whole sandbox down.
-			_ = unix.Kill(-1, unix.SIGKILL)
-			os.Exit(128 + int(unix.SIGKILL))
-		}()
-	}
-
-	go forwardSignals(sigc, pid)
-
-	for {
-		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fail(exitInitError, "nixbox-init: waiting for the app: %v", err)
-		}
-		if wpid != pid {
-			continue // a reparented orphan
-		}
-		code := 0
-		switch {
-		case ws.Exited():
-			code = ws.ExitStatus()
-		case ws.Signaled():
-			code = 128 + int(ws.Signal())
-		default:
-			continue
-		}
-		// The app is done: end whatever it left running.
-		_ = unix.Kill(-1, unix.SIGKILL)
-		return code
-	}
+	return fail(exitInitError, "nixbox-init: PID 1 reached the Go runtime")
 }
 
 // sysctlForStage2 returns the writable clone of /proc/sys that the
@@ -367,15 +281,6 @@ func parseArgs(a []string) (initArgs, bool) {
 	}
 	r.argv = rest[1:]
 	return r, true
-}
-
-func isPipe(fd int) bool {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return false
-	}
-	t := st.Mode & unix.S_IFMT
-	return t == unix.S_IFIFO || t == unix.S_IFSOCK
 }
 
 func isTerminal(fd int) bool {

@@ -35,6 +35,9 @@ package main
 //	open a writable, detached clone of /proc/sys for stage 2 (sysctl.go;
 //	                                 not with --allow-userns)
 //	drop CAP_SYS_ADMIN and CAP_SETPCAP from every set, bounding included
+//	the rest of PID 1, in C (pid1.go), which checks the store and the
+//	capabilities left, then starts and waits for the app, and never
+//	returns: the Go runtime never starts in PID 1
 //
 // Any failure exits 125 before nixbox-init reports ready, so before the
 // launcher's checks and long before the app exists.
@@ -44,7 +47,7 @@ package main
 //     sandbox, running nixbox-init's own code, before it reports ready.
 //     The app runs much later, in a nested user namespace, with no
 //     capabilities, no_new_privs and seccomp; by then the staging bind is
-//     detached (checked here and again by checkStore).
+//     detached (checked here and again by pid1.go check_store).
 //   - Sources are resolved exactly once, beneath the staging descriptor
 //     and without following any symlink or crossing a mount, and are used
 //     only through that descriptor; targets are single components made
@@ -59,10 +62,12 @@ package main
 //     them again on the whole tree, the tmpfs included.
 //   - CAP_SYS_ADMIN is dropped from every set, the bounding set included
 //     (which needs CAP_SETPCAP, dropped last), and capabilities are
-//     per-thread: doing this before the Go runtime starts its threads is
+//     per-thread: doing this before any other thread exists (PID 1 never
+//     starts the Go runtime; `nixbox enter` starts it only afterwards) is
 //     what makes "every thread of nixbox-init" mean this one thread. From
 //     then on nixbox-init holds exactly what it held before the assembly
-//     existed: CAP_SETFCAP, for stage 2 (checkInitCaps checks).
+//     existed: CAP_SETFCAP, for stage 2 (pid1.go check_init_caps checks,
+//     and checkInitCaps for enter).
 //
 // `nixbox enter` (--enter) joins an assembled sandbox with the same
 // capabilities; it assembles nothing, opens the same /proc/sys clone for
@@ -320,6 +325,8 @@ static void drop_assembly_caps(void) {
 
 // sysctl.go: a writable, detached clone of /proc/sys for stage 2.
 void nixbox_open_sysctl(void);
+// pid1.go: the rest of PID 1; never returns.
+__attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv);
 
 // allows_userns: the init argument layout is "--uid U --gid G
 // [--allow-userns] -- ARGV" from argv[at] on (main.go parseArgs, which
@@ -346,28 +353,22 @@ __attribute__((constructor)) static void nixbox_stage1_store(int argc, char **ar
 	if (!allows_userns(argc, argv, 1))
 		nixbox_open_sysctl();
 	drop_assembly_caps();
+	// PID 1 goes on in C and never starts the Go runtime (pid1.go).
+	nixbox_pid1_run(argc, argv);
 }
 */
 import "C"
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
-)
-
-// Paths of the store assembly (runtime/specgen.StagingPath).
-const (
-	storeDir    = "/nix/store"
-	stagingPath = "/.nixbox/store"
 )
 
 // capSetfcap is the one capability nixbox-init keeps after the assembly.
+// checkInitCaps is `nixbox enter`'s check; PID 1's is pid1.go
+// check_init_caps.
 const capSetfcap = 1 << 31
 
 // checkInitCaps checks what drop_assembly_caps left: CAP_SETFCAP at most
@@ -395,55 +396,6 @@ func checkInitCaps() error {
 		if set&^allowed != 0 {
 			return fmt.Errorf("%s is %016x", k, set)
 		}
-	}
-	return nil
-}
-
-// checkStore checks, in constant time whatever the closure's size, what
-// the constructor left: nothing is mounted at the staging path (it is
-// absent or an empty directory), and /nix/store is the root of a tmpfs
-// mount that is read-only, nosuid and nodev. Every member was mounted on
-// that tmpfs by a move_mount that succeeded, and mount_setattr made the
-// whole tree read-only, nosuid and nodev; the integration tests walk the
-// real mountinfo (TestStoreAssembled, escape case 2). Reading mountinfo
-// here would cost a few microseconds per store path at every start.
-func checkStore() error {
-	var stx unix.Statx_t
-	err := unix.Statx(unix.AT_FDCWD, stagingPath, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE, &stx)
-	switch {
-	case errors.Is(err, unix.ENOENT):
-	case err != nil:
-		return err
-	case stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0:
-		return fmt.Errorf("%s: the kernel does not say whether it is a mount point", stagingPath)
-	case stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0:
-		return fmt.Errorf("%s is still mounted: the whole store would be visible", stagingPath)
-	case stx.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return fmt.Errorf("%s is not a directory", stagingPath)
-	default:
-		f, err := os.Open(stagingPath)
-		if err != nil {
-			return err
-		}
-		names, err := f.Readdirnames(1)
-		f.Close()
-		if len(names) > 0 || !errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s is not empty (%q, %v)", stagingPath, names, err)
-		}
-	}
-	if err := unix.Statx(unix.AT_FDCWD, storeDir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE, &stx); err != nil {
-		return err
-	}
-	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 || stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
-		return fmt.Errorf("%s is not a mount point", storeDir)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(storeDir, &st); err != nil {
-		return err
-	}
-	want := int64(unix.ST_RDONLY | unix.ST_NOSUID | unix.ST_NODEV)
-	if st.Type != unix.TMPFS_MAGIC || st.Flags&want != want {
-		return fmt.Errorf("%s is not a read-only, nosuid, nodev tmpfs (type %#x, flags %#x)", storeDir, st.Type, st.Flags)
 	}
 	return nil
 }

@@ -29,9 +29,10 @@ package main
 //     nixbox-init makes a detached clone of /proc/sys (open_tree
 //     OPEN_TREE_CLONE, not attached anywhere, so nothing else in the
 //     sandbox can reach it) and clears its read-only flag. The descriptor
-//     is close-on-exec, handed only to stage 2 (as fd 3, main.go
-//     startApp), which closes it before it drops its capabilities; stage 1
-//     closes its own copy once stage 2 runs. Every step fails closed (exit
+//     is close-on-exec, handed only to stage 2 (as fd 3 of the
+//     forked child, pid1.go; main.go startApp for `nixbox enter`), which
+//     closes it before it drops its capabilities; stage 1 closes its own
+//     copy once stage 2 runs. Every step fails closed (exit
 //     125): an app that was meant to be capped never starts uncapped.
 //   - The other user.max_*_namespaces limits are left alone: creating a
 //     mount, pid, net, ipc, uts, cgroup or time namespace needs
@@ -52,7 +53,7 @@ package main
 #include <linux/mount.h>
 
 // nixbox_sysctl_fd is the writable clone of /proc/sys that
-// nixbox_open_sysctl made for stage 2, or -1 (takeSysctlFD).
+// nixbox_open_sysctl made for stage 2, or -1 (pid1.go, takeSysctlFD).
 int nixbox_sysctl_fd = -1;
 
 static void sysctl_die(const char *what) {

@@ -1,20 +1,29 @@
 package main
 
-// Stage 2 -- everything between stage 1's clone and the app's execve -- is
-// done here, in C, before the Go runtime starts: only a single-threaded
-// process may unshare(CLONE_NEWUSER), only the process that holds the new
-// namespace's capabilities can clear its capability bounding set, which
-// every new user namespace starts with full (security suite case 39;
-// bubblewrap does the same), and Go's ForkExec cannot run code between
-// clone and exec. So stage 1 runs nixbox-init again as
-// "nixbox-init --stage2 --uid U --gid G [--cap-userns] -- ARGV" and this
-// constructor, seeing --stage2, does all of stage 2 and never returns to Go:
+// Stage 2 -- everything between stage 1's fork and the app's execve -- is
+// done here, in C, with no Go runtime: only a single-threaded process may
+// unshare(CLONE_NEWUSER), only the process that holds the new namespace's
+// capabilities can clear its capability bounding set, which every new user
+// namespace starts with full (security suite case 39; bubblewrap does the
+// same), and Go's ForkExec cannot run code between clone and exec.
+// nixbox_stage2_run does all of stage 2 and never returns. It runs in two
+// places:
+//   - the sandbox's PID 1 (pid1.go, itself C from the stage-1
+//     constructor) forks and calls it in the child, the /proc/sys clone
+//     as fd 3 when capping;
+//   - `nixbox enter` (main.go enter, in Go) runs nixbox-init again as
+//     "nixbox-init --stage2 --uid U --gid G [--cap-userns] -- ARGV", and
+//     the constructor below, seeing --stage2, calls it (--cap-userns: the
+//     clone is fd 3).
+//
+// The caller hands over one thread, an empty signal mask and default
+// signal dispositions (an execve keeps the mask and ignored signals). Then:
 //
 //	unshare(CLONE_NEWUSER)           new namespace, full caps in it
 //	setgroups deny; uid_map "U 0 1"; gid_map "G 0 1"
 //	                                 the user's ids, mapped to the outer
 //	                                 namespace's 0 (the invoking user)
-//	with --cap-userns: user/max_user_namespaces = 0 through fd 3, a
+//	when capping: user/max_user_namespaces = 0 through fd 3, a
 //	writable clone of /proc/sys; check it reads 0; close fd 3
 //	                                 no nested user namespace, even
 //	                                 without seccomp (sysctl.go)
@@ -26,7 +35,7 @@ package main
 //	execve(ARGV)                     the app, filtered from its first
 //	                                 instruction
 //
-// Doing it here rather than in a second Go runtime saves that runtime's
+// Doing it in C rather than in a second Go runtime saves that runtime's
 // start (and every package init) at each launch, and it narrows what runs
 // between the filter and the app to the execve itself: no Go scheduler,
 // no other thread (so the filter's TSYNC has nothing to synchronise, and
@@ -67,9 +76,6 @@ extern char **environ;
 #define SECCOMP_PATH "/.nixbox/seccomp.bpf"
 // The kernel's limit on a classic-BPF program (BPF_MAXINSNS).
 #define MAX_INSNS 4096
-// Where stage 1 passes its writable clone of /proc/sys with --cap-userns
-// (main.go startApp).
-#define SYSCTL_FD 3
 #define MAX_USERNS "user/max_user_namespaces"
 
 static void die(const char *what) {
@@ -96,14 +102,14 @@ static void write_file(const char *path, const char *data) {
 	close(fd);
 }
 
-// open_sysctl opens MAX_USERNS beneath the /proc/sys clone: no symlink,
-// no other mount, nothing outside it.
-static int open_sysctl(int flags) {
+// open_sysctl opens MAX_USERNS beneath the /proc/sys clone sysctl_fd: no
+// symlink, no other mount, nothing outside it.
+static int open_sysctl(int sysctl_fd, int flags) {
 	struct open_how how = {
 		.flags = flags | O_CLOEXEC | O_NOFOLLOW,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
-	int fd = syscall(SYS_openat2, SYSCTL_FD, MAX_USERNS, &how, sizeof how);
+	int fd = syscall(SYS_openat2, sysctl_fd, MAX_USERNS, &how, sizeof how);
 	if (fd < 0) die("capping the app's user namespaces: opening " MAX_USERNS);
 	return fd;
 }
@@ -114,26 +120,26 @@ static int open_sysctl(int flags) {
 // namespace and checks the limit in every ancestor of a new one, so the
 // app, which gets no capability, can create no user namespace and cannot
 // raise the limit (security suite case 21; why, in sysctl.go). Fail
-// closed: any error exits 125 before the app exists. SYSCTL_FD is closed
+// closed: any error exits 125 before the app exists. sysctl_fd is closed
 // here, before anything else runs, so the app never inherits it.
-static void cap_userns(void) {
+static void cap_userns(int sysctl_fd) {
 	struct statfs sfs;
-	if (fstatfs(SYSCTL_FD, &sfs) < 0) die("capping the app's user namespaces: the /proc/sys descriptor");
+	if (fstatfs(sysctl_fd, &sfs) < 0) die("capping the app's user namespaces: the /proc/sys descriptor");
 	if (sfs.f_type != PROC_SUPER_MAGIC)
-		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: fd %d is not /proc/sys", SYSCTL_FD);
-	int fd = open_sysctl(O_WRONLY);
+		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: fd %d is not /proc/sys", sysctl_fd);
+	int fd = open_sysctl(sysctl_fd, O_WRONLY);
 	if (write(fd, "0", 1) != 1) die("capping the app's user namespaces: writing " MAX_USERNS);
 	if (close(fd) < 0) die("capping the app's user namespaces: writing " MAX_USERNS);
 	// Check rather than trust: this namespace's value, read back.
 	char buf[32];
-	fd = open_sysctl(O_RDONLY);
+	fd = open_sysctl(sysctl_fd, O_RDONLY);
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	if (n < 0) die("capping the app's user namespaces: reading " MAX_USERNS);
 	if (close(fd) < 0) die("capping the app's user namespaces: reading " MAX_USERNS);
 	buf[n] = 0;
 	if (strcmp(buf, "0\n"))
 		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: " MAX_USERNS " reads %.20s, not 0", buf);
-	if (close(SYSCTL_FD) < 0) die("capping the app's user namespaces: closing /proc/sys");
+	if (close(sysctl_fd) < 0) die("capping the app's user namespaces: closing /proc/sys");
 }
 
 static long parse_id(const char *s) {
@@ -147,24 +153,22 @@ static long parse_id(const char *s) {
 	return v;
 }
 
-__attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
-	if (argc < 7 || strcmp(argv[1], "--stage2") || strcmp(argv[2], "--uid") || strcmp(argv[4], "--gid"))
-		return;
-	long uid = parse_id(argv[3]), gid = parse_id(argv[5]);
+// nixbox_stage2_run is all of stage 2, in the process that becomes the
+// app: PID 1's forked child (pid1.go), or `nixbox enter`'s re-exec of
+// nixbox-init (the --stage2 constructor below). It must run
+// single-threaded, with an empty signal mask and default dispositions
+// (the caller's job: both are inherited across execve), and it never
+// returns. sysctl_fd is the writable /proc/sys clone when the app's
+// user namespaces are capped, else -1.
+__attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_fd, char **app) {
 	char map[64];
-	// The argument layout is fixed by stage 1 (main.go startApp).
-	int capped = !strcmp(argv[6], "--cap-userns");
-	if (argc < 8 + capped || strcmp(argv[6 + capped], "--"))
-		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
-	char **app = argv + 7 + capped;
-
 	if (unshare(CLONE_NEWUSER) < 0) die("creating the app's user namespace");
 	write_file("/proc/self/setgroups", "deny");
 	snprintf(map, sizeof map, "%ld 0 1", uid);
 	write_file("/proc/self/uid_map", map);
 	snprintf(map, sizeof map, "%ld 0 1", gid);
 	write_file("/proc/self/gid_map", map);
-	if (capped) cap_userns();
+	if (sysctl_fd >= 0) cap_userns(sysctl_fd);
 
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) die("dropping the capability bounding set");
@@ -245,6 +249,21 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	if (e == EACCES || e == ENOEXEC || e == EISDIR)
 		fail(EXIT_NOT_EXECUTABLE, "%s: cannot execute: %s", app[0], strerror(e));
 	fail(EXIT_INIT_ERROR, "starting %s: %s", app[0], strerror(e));
+}
+
+// Where `nixbox enter`'s stage 1 passes its writable clone of /proc/sys
+// with --cap-userns (main.go startApp).
+#define SYSCTL_FD 3
+
+__attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
+	if (argc < 7 || strcmp(argv[1], "--stage2") || strcmp(argv[2], "--uid") || strcmp(argv[4], "--gid"))
+		return;
+	long uid = parse_id(argv[3]), gid = parse_id(argv[5]);
+	// The argument layout is fixed by stage 1 (main.go startApp).
+	int capped = !strcmp(argv[6], "--cap-userns");
+	if (argc < 8 + capped || strcmp(argv[6 + capped], "--"))
+		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
+	nixbox_stage2_run(uid, gid, capped ? SYSCTL_FD : -1, argv + 7 + capped);
 }
 */
 import "C"
