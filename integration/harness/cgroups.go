@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -144,9 +145,13 @@ func (r *Runner) StartWith(t testing.TB, bin string, extra []*os.File, withStdin
 		err := b.Cmd.Wait()
 		b.res = Result{Stdout: all.String(), Stderr: b.errb.String(), Elapsed: time.Since(start)}
 		if ee, ok := err.(*exec.ExitError); ok {
+			// As Run: a nixbox killed by a signal is Code -1 and Signal,
+			// never 128+n, which is what nixbox exits with when the app
+			// is killed (a check for 137 must not pass because nixbox
+			// itself died).
 			b.res.Code = ee.ExitCode()
-			if ee.ExitCode() < 0 {
-				b.res.Code = 128 + 9
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				b.res.Signal = ws.Signal()
 			}
 		}
 		close(b.Exited)
