@@ -137,6 +137,10 @@ type importRule struct {
 	any        bool        // the wiring package: may import anything of ours
 	allowed    []string    // as documented in style.md §2 (relative paths)
 	exceptions []exception // imports that break §2 as written, each with a reason
+	// suite: the package is a test suite whose code is all in _test.go
+	// files, so its test imports are checked too (otherwise its rule
+	// could never fail).
+	suite bool
 }
 
 // exception is an import the style guide does not show, kept knowingly.
@@ -153,11 +157,11 @@ var importRules = map[string]importRule{
 	// The functional suite drives the built binaries through the shared
 	// harness (runners, fixtures, running nixbox, skip-or-fail under CI),
 	// as the escape suite does: one implementation for both.
-	"integration": {allowed: []string{"integration/harness"}},
+	"integration": {allowed: []string{"integration/harness"}, suite: true},
 	// The shared harness of both integration suites drives the built
 	// binaries; it imports nothing of ours.
 	"integration/harness": {},
-	"integration/escape":  {allowed: []string{"integration/harness"}},
+	"integration/escape":  {allowed: []string{"integration/harness"}, suite: true},
 	// make bench: runs the built binaries and peers, imports nothing of ours.
 	"bench": {},
 	// make bench's libcontainer floor: a benchmark-only program, not part
@@ -204,7 +208,8 @@ var importRules = map[string]importRule{
 
 // TestImportDirection checks every package's (non-test) imports of our own
 // packages against importRules, and that only cmd/nixbox imports
-// runtime/sandbox.
+// runtime/sandbox. For a test suite (importRule.suite: integration,
+// integration/escape) the imports of its _test.go files are checked too.
 func TestImportDirection(t *testing.T) {
 	used := map[[2]string]bool{}
 	seen := map[string]bool{}
@@ -216,8 +221,12 @@ func TestImportDirection(t *testing.T) {
 			t.Errorf("package %s is not in importRules; add it with the imports style.md §2 allows", name)
 			continue
 		}
+		imports := p.Imports
+		if rule.suite {
+			imports = slices.Concat(p.Imports, p.TestImports, p.XTestImports)
+		}
 		var bad []string
-		for _, imp := range p.Imports {
+		for _, imp := range imports {
 			if !ours(imp) {
 				continue
 			}

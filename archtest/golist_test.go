@@ -26,9 +26,12 @@ type pkg struct {
 	GoFiles    []string
 	CgoFiles   []string
 	Imports    []string
-	Incomplete bool
-	Error      *struct{ Err string }
-	DepsErrors []*struct{ Err string }
+	// TestImports and XTestImports are the imports of its _test.go files.
+	TestImports  []string
+	XTestImports []string
+	Incomplete   bool
+	Error        *struct{ Err string }
+	DepsErrors   []*struct{ Err string }
 }
 
 // goTool returns the go command of the toolchain running the tests, or
