@@ -154,7 +154,7 @@ var (
 	keysFilesystem = []string{"ro", "rw", "bind", "tmpfs"}
 	keysBind       = []string{"source", "dest", "mode", "create", "optional", "unsafe"}
 	keysTmpfs      = []string{"dest", "size", "nr_inodes"}
-	keysHome       = []string{"mode", "size"}
+	keysHome       = []string{"mode", "size", "nr_inodes"}
 	keysEnv        = []string{"set", "pass"}
 	keysNetwork    = []string{"mode", "unsafe"}
 	keysNamespaces = []string{"share"}
@@ -202,6 +202,8 @@ func (d *decoder) decodeProfile(root *table, p *Profile) error {
 					p.Home.Mode = HomeMode(s)
 				case "size":
 					p.Home.Size, err = d.str(f, key)
+				case "nr_inodes":
+					p.Home.NrInodes, err = d.intp(f, key)
 				}
 				return err
 			})

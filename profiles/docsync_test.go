@@ -81,8 +81,9 @@ var docKeys = map[string]docKey{
 	"filesystem.tmpfs[].size":      {snippet: fmt.Sprintf(tmpfsWith, "size = %s"), valid: `"64M"`, wrong: "64", typ: "string"},
 	"filesystem.tmpfs[].nr_inodes": {snippet: fmt.Sprintf(tmpfsWith, "nr_inodes = %s"), valid: "4096", wrong: `"4096"`, typ: "integer"},
 
-	"home.mode": {snippet: "[home]\nmode = %s", valid: `"persistent"`, wrong: "1", typ: "string"},
-	"home.size": {snippet: "[home]\nsize = %s", valid: `"1G"`, wrong: "1", typ: "string"},
+	"home.mode":      {snippet: "[home]\nmode = %s", valid: `"persistent"`, wrong: "1", typ: "string"},
+	"home.size":      {snippet: "[home]\nsize = %s", valid: `"1G"`, wrong: "1", typ: "string"},
+	"home.nr_inodes": {snippet: "[home]\nnr_inodes = %s", valid: "4096", wrong: `"4096"`, typ: "integer"},
 
 	"env.set":  {snippet: "[env]\nset = %s", valid: `{FOO = "bar"}`, wrong: `"FOO=bar"`, typ: "table of strings"},
 	"env.pass": {snippet: "[env]\npass = %s", valid: `["LANG"]`, wrong: `"LANG"`, typ: "list of strings"},

@@ -253,6 +253,72 @@ func TestMergeNetworkUnsafe(t *testing.T) {
 	}
 }
 
+// TestHomeNrInodes: home.nr_inodes takes 1 to MaxTmpfsInodes, is
+// validated (and kept, though unused) with a persistent home like
+// home.size, and is inherited like home.size: the child's value wins when
+// the child sets it, so a child's 0 is refused rather than hidden by its
+// parent's limit. Out-of-range values are in badInputs.
+func TestHomeNrInodes(t *testing.T) {
+	t.Parallel()
+	dir := writeDir(t, map[string]string{
+		"one.toml":      "version = 1\n[home]\nnr_inodes = 1\n",
+		"max.toml":      "version = 1\n[home]\nnr_inodes = 16777216\n",
+		"unset.toml":    "version = 1\n[home]\nsize = \"1G\"\n",
+		"persist.toml":  "version = 1\n[home]\nmode = \"persistent\"\nnr_inodes = 4096\n",
+		"parent.toml":   "version = 1\n[home]\nsize = \"512M\"\nnr_inodes = 4096\n",
+		"inherit.toml":  "version = 1\nextends = \"parent\"\n",
+		"child.toml":    "version = 1\nextends = \"parent\"\n[home]\nnr_inodes = 100\n",
+		"zero.toml":     "version = 1\nextends = \"parent\"\n[home]\nsize = \"1G\"\nnr_inodes = 0\n",
+		"toosmall.toml": "version = 1\nextends = \"parent\"\n[home]\nnr_inodes = -5\n",
+	})
+	l := &Loader{Dirs: []string{dir}, UID: os.Getuid()}
+	for _, tc := range []struct {
+		name   string
+		want   int64 // 0: unset
+		mode   HomeMode
+		errKey string
+	}{
+		{name: "one", want: 1},
+		{name: "max", want: MaxTmpfsInodes},
+		{name: "unset"},
+		{name: "persist", want: 4096, mode: HomePersistent},
+		{name: "inherit", want: 4096},
+		{name: "child", want: 100},
+		{name: "zero", errKey: "home.nr_inodes"},
+		{name: "toosmall", errKey: "home.nr_inodes"},
+	} {
+		p, err := l.Load(tc.name)
+		if tc.errKey != "" {
+			var e *Error
+			if !errors.As(err, &e) || e.Key != tc.errKey || e.File != filepath.Join(dir, tc.name+".toml") {
+				t.Errorf("Load(%q) = %v, want an *Error in %s.toml at %s", tc.name, err, tc.name, tc.errKey)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Load(%q) = %v", tc.name, err)
+			continue
+		}
+		var got int64
+		if p.Home.NrInodes != nil {
+			got = *p.Home.NrInodes
+		}
+		if got != tc.want || p.Home.Mode != tc.mode {
+			t.Errorf("Load(%q): home mode %q nr_inodes %d, want %q %d", tc.name, p.Home.Mode, got, tc.mode, tc.want)
+		}
+	}
+	// Merge copies the value: changing the result leaves the parent alone.
+	parent, err := l.lookup("parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Merge(parent, &Profile{Version: 1})
+	*m.Home.NrInodes = 7
+	if *parent.Home.NrInodes != 4096 {
+		t.Errorf("Merge shares home.nr_inodes with its parent: parent now %d", *parent.Home.NrInodes)
+	}
+}
+
 // TestExtends covers lookup order, built-in parents, cycles and depth.
 func TestExtends(t *testing.T) {
 	t.Parallel()

@@ -10,7 +10,7 @@ import (
 // parent. Neither input is changed. The rules, applied field by field:
 //
 //   - Scalars (description, app.package, app.command, home.mode,
-//     home.size, network.mode, seccomp.policy, seccomp.action,
+//     home.size, home.nr_inodes, network.mode, seccomp.policy, seccomp.action,
 //     seccomp.unsafe, the
 //     limits, the sockets and the seccomp allow_* switches): the child's
 //     value wins when the child sets it; otherwise the parent's is kept.
@@ -94,8 +94,9 @@ func Merge(parent, child *Profile) *Profile {
 		Tmpfs: append(append([]Tmpfs(nil), parent.Filesystem.Tmpfs...), child.Filesystem.Tmpfs...),
 	}
 	out.Home = Home{
-		Mode: HomeMode(pick(string(child.Home.Mode), string(parent.Home.Mode))),
-		Size: pick(child.Home.Size, parent.Home.Size),
+		Mode:     HomeMode(pick(string(child.Home.Mode), string(parent.Home.Mode))),
+		Size:     pick(child.Home.Size, parent.Home.Size),
+		NrInodes: pickPtr(child.Home.NrInodes, parent.Home.NrInodes),
 	}
 	out.Env.Pass = concat(parent.Env.Pass, child.Env.Pass)
 	if parent.Env.Set != nil || child.Env.Set != nil {

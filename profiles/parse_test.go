@@ -58,6 +58,7 @@ func badInputs() []badCase {
 	inodes := func(n string) string {
 		return v1 + "[[filesystem.tmpfs]]\ndest = \"/tmp/x\"\nnr_inodes = " + n + "\n"
 	}
+	homeInodes := func(n string) string { return v1 + "[home]\nnr_inodes = " + n + "\n" }
 	pass := func(n string) string { return v1 + "[env]\npass = [\"" + n + "\"]\n" }
 	pkg := func(n string) string { return v1 + "[app]\npackage = \"" + n + "\"\n" }
 	cmd := func(n string) string { return v1 + "[app]\ncommand = \"" + n + "\"\n" }
@@ -100,6 +101,14 @@ func badInputs() []badCase {
 		{name: "json null", file: "p.json", src: "{\"version\": 1,\n\"description\": null}", line: 2, key: "description"},
 		{name: "json float version", file: "p.json", src: "{\"version\": 1.0}", line: 1, key: "version"},
 		{name: "home mode ro", src: v1 + "[home]\nmode = \"ro\"\n", line: 3, key: "home.mode"},
+		{name: "home nr_inodes 0", src: homeInodes(`0`), line: 3, key: "home.nr_inodes"},
+		{name: "home nr_inodes minus one", src: homeInodes(`-1`), line: 3, key: "home.nr_inodes"},
+		{name: "home nr_inodes string", src: homeInodes(`"4096"`), line: 3, key: "home.nr_inodes"},
+		{name: "home nr_inodes float", src: homeInodes(`1.5`), line: 3, key: "home.nr_inodes"},
+		{name: "home nr_inodes over 2^24", src: homeInodes(`16777217`), line: 3, key: "home.nr_inodes"},
+		{name: "home nr_inodes 2^64", src: homeInodes(`18446744073709551616`), line: 3, key: "home.nr_inodes"},
+		// Validated even where it is not used, like home.size.
+		{name: "home nr_inodes 0 persistent", src: v1 + "[home]\nmode = \"persistent\"\nnr_inodes = 0\n", line: 4, key: "home.nr_inodes"},
 		{name: "network mode off", src: v1 + "[network]\nmode = \"off\"\n", line: 3, key: "network.mode"},
 		{name: "network host without unsafe", src: v1 + "[network]\nmode = \"host\"\n", line: 3, key: "network.mode"},
 		{name: "network unsafe blank", src: v1 + "[network]\nmode = \"host\"\nunsafe = \" \"\n", line: 4, key: "network.unsafe"},

@@ -150,6 +150,12 @@ type Home struct {
 	Mode HomeMode
 	// Size of the ephemeral tmpfs; default "256M".
 	Size string
+	// NrInodes caps the inodes of the ephemeral tmpfs, 1 to
+	// MaxTmpfsInodes, like Tmpfs.NrInodes; nil = unset, which leaves the
+	// kernel's default. A pointer so that a child's explicit value
+	// (even an invalid 0) wins over its parent's and is validated.
+	// Validated but not used for a persistent home.
+	NrInodes *int64
 }
 
 // Env is the app's environment. It starts empty except for HOME, USER,

@@ -327,16 +327,25 @@ func checkFilesystem(p *Profile) error {
 		// that size= does not bound (security suite case 59, §6.4). The
 		// profile package does not read the host, so the cap is fixed.
 		if t.NrInodes != 0 || p.has(k+".nr_inodes") {
-			if t.NrInodes < 1 || t.NrInodes > MaxTmpfsInodes {
-				hint := ""
-				if t.NrInodes == 0 {
-					hint = "the kernel reads 0 as no limit; leave nr_inodes out for its default"
-				}
-				return p.errAt(k+".nr_inodes", "nr_inodes out of range (1 to "+strconv.Itoa(MaxTmpfsInodes)+")", hint)
+			if err := checkNrInodes(p, k+".nr_inodes", t.NrInodes); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// checkNrInodes refuses a tmpfs inode limit outside 1..MaxTmpfsInodes,
+// with a hint for 0, which the kernel reads as no limit.
+func checkNrInodes(p *Profile, key string, n int64) error {
+	if n >= 1 && n <= MaxTmpfsInodes {
+		return nil
+	}
+	hint := ""
+	if n == 0 {
+		hint = "the kernel reads 0 as no limit; leave nr_inodes out for its default"
+	}
+	return p.errAt(key, "nr_inodes out of range (1 to "+strconv.Itoa(MaxTmpfsInodes)+")", hint)
 }
 
 // MaxTmpfsSize is the largest tmpfs (and ephemeral home) size accepted.
@@ -381,7 +390,9 @@ func ParseSize(s string) (uint64, error) {
 	return n * mult, nil
 }
 
-// checkHome: mode is an enum; size parses like a tmpfs size.
+// checkHome: mode is an enum; size and nr_inodes are checked like a
+// tmpfs's (both are validated even for a persistent home, which ignores
+// them, so a profile stays valid when its mode changes).
 func checkHome(p *Profile) error {
 	switch p.Home.Mode {
 	case HomeEphemeral, HomePersistent:
@@ -395,6 +406,14 @@ func checkHome(p *Profile) error {
 	if p.Home.Size != "" || p.has("home.size") {
 		if _, err := ParseSize(p.Home.Size); err != nil {
 			return p.errAt("home.size", err.(*Error).Msg, "")
+		}
+	}
+	if n := p.Home.NrInodes; n != nil {
+		// As for filesystem.tmpfs[].nr_inodes: the kernel reads 0 as "no
+		// inode limit", and every inode costs kernel memory that size=
+		// does not bound (security suite case 59, §6.4).
+		if err := checkNrInodes(p, "home.nr_inodes", *n); err != nil {
+			return err
 		}
 	}
 	return nil

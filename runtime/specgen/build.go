@@ -317,9 +317,14 @@ func Build(in Input) (*Plan, error) {
 		if size == "" {
 			size = "256M"
 		}
-		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "tmpfs", Source: "tmpfs",
-			// Owned by the sandbox's root, which is the invoking user.
-			Options: []string{"nosuid", "nodev", "mode=700", "size=" + strings.ToLower(size)}}))
+		// Owned by the sandbox's root, which is the invoking user.
+		hopts := []string{"nosuid", "nodev", "mode=700", "size=" + strings.ToLower(size)}
+		if n := p.Home.NrInodes; n != nil && *n > 0 {
+			// Validated to 1..profiles.MaxTmpfsInodes; unset keeps the
+			// kernel's default, never "unlimited" (security suite case 59).
+			hopts = append(hopts, "nr_inodes="+strconv.FormatInt(*n, 10))
+		}
+		opts = append(opts, WithMounts(specs.Mount{Destination: env.Home, Type: "tmpfs", Source: "tmpfs", Options: hopts}))
 	}
 
 	// Profile binds and tmpfs, parents before children.

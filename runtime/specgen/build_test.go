@@ -444,3 +444,41 @@ func TestChildDenyBeatsParentAllow(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeNrInodes: home.nr_inodes becomes the home tmpfs's nr_inodes=
+// option (the tmpfs golden case); a persistent home is a bind, which has
+// no such option, so there the key is validated but not used, like
+// home.size.
+func TestHomeNrInodes(t *testing.T) {
+	homeOpts := func(plan *Plan) []string {
+		t.Helper()
+		for _, m := range plan.Spec.Mounts {
+			if m.Destination == "/home/alice" {
+				return m.Options
+			}
+		}
+		t.Fatalf("no home mount in %+v", plan.Spec.Mounts)
+		return nil
+	}
+	if o := homeOpts(buildCase(t, "tmpfs")); !has(o, "nr_inodes=8192") || !has(o, "size=128m") {
+		t.Errorf("ephemeral home options %v lack nr_inodes=8192 and size=128m", o)
+	}
+	if o := homeOpts(buildCase(t, "default")); strings.Contains(strings.Join(o, ","), "nr_inodes") {
+		t.Errorf("home without nr_inodes has options %v", o)
+	}
+	p, err := profiles.Parse("x.toml", []byte("version = 1\n[home]\nmode = \"persistent\"\nsize = \"1G\"\nnr_inodes = 4096\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	plan, err := Build(Input{Profile: p, Env: testEnv(), Closure: testClosure(), Argv: []string{app + "/bin/hello"},
+		SeccompBPF: "/x.bpf", HomeSource: "/home/alice/.local/share/nixbox/x/home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := homeOpts(plan); strings.Contains(strings.Join(o, ","), "nr_inodes") || strings.Contains(strings.Join(o, ","), "size=") {
+		t.Errorf("persistent home bind has tmpfs options: %v", o)
+	}
+}
