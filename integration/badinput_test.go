@@ -154,6 +154,13 @@ func badCases(t *testing.T) []badCase {
 		{name: "tmpfs nr_inodes over 2^24", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 16777217\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "nr_inodes out of range"},
 		{name: "tmpfs nr_inodes 2^64", body: v1 + "[[filesystem.tmpfs]]\ndest = \"/scratch\"\nnr_inodes = 18446744073709551616\n", line: 4, key: "filesystem.tmpfs[0].nr_inodes", msg: "integer out of range"},
 		{name: "home size bogus", body: v1 + "[home]\nsize = \"1Q\"\n", line: 3, key: "home.size"},
+		// The ephemeral home's inode limit, like a tmpfs's (case 59).
+		{name: "home nr_inodes 0", body: v1 + "[home]\nnr_inodes = 0\n", line: 3, key: "home.nr_inodes", msg: "nr_inodes out of range (1 to 16777216)", hint: "no limit"},
+		{name: "home nr_inodes negative", body: v1 + "[home]\nnr_inodes = -1\n", line: 3, key: "home.nr_inodes", msg: "nr_inodes out of range"},
+		{name: "home nr_inodes string", body: v1 + "[home]\nnr_inodes = \"4096\"\n", line: 3, key: "home.nr_inodes", msg: "expected an integer, found a string"},
+		{name: "home nr_inodes float", body: v1 + "[home]\nnr_inodes = 1.5\n", line: 3, key: "home.nr_inodes", msg: "expected an integer, found a float"},
+		{name: "home nr_inodes over 2^24", body: v1 + "[home]\nnr_inodes = 16777217\n", line: 3, key: "home.nr_inodes", msg: "nr_inodes out of range"},
+		{name: "home nr_inodes 0 persistent", body: v1 + "[home]\nmode = \"persistent\"\nnr_inodes = 0\n", line: 4, key: "home.nr_inodes", msg: "nr_inodes out of range", hint: "no limit"},
 		{name: "memory zero", body: v1 + "[limits]\nmemory = \"0\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},
 		{name: "memory negative", body: v1 + "[limits]\nmemory = \"-1\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},
 		{name: "memory 1e30", body: v1 + "[limits]\nmemory = \"1e30\"\n", line: 3, key: "limits.memory", msg: "invalid memory size"},

@@ -222,6 +222,33 @@ func TestHomePersists(t *testing.T) {
 	})
 }
 
+// TestHomeNrInodes: [home] nr_inodes = 5000 gives an ephemeral home whose
+// statvfs f_files is 5000 (nr_inodes=5000 on the home tmpfs), next to
+// the default profile's home, which has the kernel's default (not 5000).
+// With mode = "persistent" the key is accepted and unused, like size.
+func TestHomeNrInodes(t *testing.T) {
+	eph := h.WriteProfile(t, "inodes", "version = 1\nextends = \"default\"\n[home]\nsize = \"16M\"\nnr_inodes = 5000\n")
+	per := h.WriteProfile(t, "inodes-persist", "version = 1\nextends = \"default\"\n[home]\nmode = \"persistent\"\nnr_inodes = 5000\n")
+	h.ForEach(t, func(t *testing.T, r *h.Runner) {
+		// stat -f: %c is statvfs f_files, %T the file system type.
+		stat := h.Bin(t, "COREUTILS", "stat")
+		res := r.Run(t, "", "run", "--profile", eph, stat, "-f", "-c", "%c %T", r.Home)
+		if res.Code != 0 || strings.TrimSpace(res.Stdout) != "5000 tmpfs" {
+			t.Fatalf("ephemeral home with nr_inodes = 5000: want f_files 5000 on a tmpfs (\"5000 tmpfs\"): %s", res)
+		}
+		res = r.Run(t, "", "run", "--profile", "default", stat, "-f", "-c", "%c %T", r.Home)
+		if res.Code != 0 || !strings.HasSuffix(strings.TrimSpace(res.Stdout), " tmpfs") || strings.TrimSpace(res.Stdout) == "5000 tmpfs" {
+			t.Fatalf("default home: want a tmpfs with the kernel's inode count: %s", res)
+		}
+		// The persistent home is the host directory's file system, whose
+		// inode count nixbox does not set.
+		res = r.Run(t, "", "run", "--profile", per, stat, "-f", "-c", "%c", r.Home)
+		if res.Code != 0 || strings.TrimSpace(res.Stdout) == "5000" {
+			t.Fatalf("persistent home with nr_inodes: want a run on the host directory's own file system: %s", res)
+		}
+	})
+}
+
 // TestKill9LeavesNothing: kill -9 of nixbox leaves no sandbox process, and
 // the next run cleans the stale state.
 func TestKill9LeavesNothing(t *testing.T) {

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path"
@@ -219,6 +220,7 @@ func FuzzMerge(f *testing.F) {
 	f.Add([]byte("version = 1\nextends = [\"b\"]\n"), []byte("version = 1\nextends = [\"a\"]\n"))
 	f.Add([]byte("version = 1\n[filesystem]\nro = [\"/a\"]\n"), []byte("version = 1\nextends = [\"b\"]\n"))
 	f.Add([]byte("version = 1\nextends = [\"a\", \"a\"]\n[env]\npass = [\"X\"]\n"), []byte("version = 1\nextends = [\"a\"]\n[env]\npass = [\"Y\"]\n"))
+	f.Add([]byte("version = 1\n[home]\nnr_inodes = 4096\n"), []byte("version = 1\nextends = [\"a\"]\n[home]\nnr_inodes = 0\n"))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		parent, err1 := Parse("a.toml", a)
 		child, err2 := Parse("b.toml", b)
@@ -289,6 +291,12 @@ func checkMerge(t *testing.T, a, b []byte, parent, child *Profile) {
 		if sc.got != want {
 			t.Fatalf("%s: Merge = %q, want %q (parent %q, child %q)", sc.key, sc.got, want, sc.p, sc.c)
 		}
+	}
+	// home.nr_inodes: the child's value when it sets one (even 0, which
+	// Validate then refuses), else the parent's.
+	if want := cmp.Or(child.Home.NrInodes, parent.Home.NrInodes); (m.Home.NrInodes == nil) != (want == nil) ||
+		want != nil && *m.Home.NrInodes != *want {
+		t.Fatalf("home.nr_inodes: Merge = %v, want %v (parent %v, child %v)", m.Home.NrInodes, want, parent.Home.NrInodes, child.Home.NrInodes)
 	}
 	// network.unsafe goes with network.mode: a parent's reason never
 	// survives a child's mode.
