@@ -83,16 +83,8 @@ extern int nixbox_sysctl_fd;
 // userns.go: stage 2; never returns.
 __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_fd, char **app);
 
-__attribute__((format(printf, 2, 3), noreturn)) static void pid1_fail(int code, const char *fmt, ...) {
-	char msg[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	// One write, so the line is not interleaved with the app's output.
-	dprintf(2, "nixbox: error: %s\n", msg);
-	_exit(code);
-}
+// userns.go: "nixbox: error: MESSAGE", then exit with code.
+__attribute__((format(printf, 2, 3), noreturn)) void nixbox_fail(int code, const char *fmt, ...);
 
 // parse_id: a decimal uid or gid, 0..2^31-1 (main.go parseArgs).
 static int parse_id(const char *s, long *out) {
@@ -119,7 +111,7 @@ static int parse_id(const char *s, long *out) {
 // real mountinfo (TestStoreAssembled, escape case 2). Reading mountinfo
 // here would cost a few microseconds per store path at every start.
 static void check_store(void) {
-#define STORE_FAIL(...) pid1_fail(EXIT_INIT_ERROR, "nixbox-init: the assembled store: " __VA_ARGS__)
+#define STORE_FAIL(...) nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: the assembled store: " __VA_ARGS__)
 	struct statx stx;
 	if (statx(AT_FDCWD, STAGING_PATH, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0) {
 		if (errno != ENOENT)
@@ -162,7 +154,7 @@ static void check_store(void) {
 // nothing inheritable or ambient. This process has one thread, so its
 // sets are all of PID 1's.
 static void check_init_caps(void) {
-#define CAPS_FAIL(...) pid1_fail(EXIT_INIT_ERROR, "nixbox-init: capabilities left after the store assembly: " __VA_ARGS__)
+#define CAPS_FAIL(...) nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: capabilities left after the store assembly: " __VA_ARGS__)
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof data);
@@ -216,7 +208,7 @@ static void reap(pid_t app) {
 				continue;
 			if (errno == ECHILD)
 				return;
-			pid1_fail(EXIT_INIT_ERROR, "nixbox-init: waiting for the app: %s", strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: waiting for the app: %s", strerror(errno));
 		}
 		if (w != app)
 			continue; // a reparented orphan
@@ -246,7 +238,7 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	// other.
 	uint64_t all = ~(uint64_t)0, none = 0;
 	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all) < 0)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: blocking signals: %s", strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: blocking signals: %s", strerror(errno));
 	// Every disposition back to the default: an ignored SIGCHLD would
 	// have the kernel reap the app for us (no exit status), and an
 	// ignored signal stays ignored across the app's execve. Handlers were
@@ -256,7 +248,7 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	dfl.sa_handler = SIG_DFL;
 	for (int sig = 1; sig <= MAX_SIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL)
-			pid1_fail(EXIT_INIT_ERROR, "nixbox-init: resetting signal %d: %s", sig, strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: resetting signal %d: %s", sig, strerror(errno));
 
 	// The argument layout of main.go parseArgs (which is the reference,
 	// tested in main_test.go): "--uid U --gid G [--allow-userns] -- ARGV".
@@ -266,7 +258,7 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	at += allow_userns;
 	if (argc < at + 2 || strcmp(argv[1], "--uid") || strcmp(argv[3], "--gid") || strcmp(argv[at], "--") ||
 	    !parse_id(argv[2], &uid) || !parse_id(argv[4], &gid))
-		pid1_fail(EXIT_INIT_ERROR,
+		nixbox_fail(EXIT_INIT_ERROR,
 			  "nixbox-init: usage: nixbox-init --uid UID --gid GID [--allow-userns] -- PROGRAM [ARGS...]");
 	char **app_argv = argv + at + 1;
 
@@ -276,11 +268,11 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	int sysctl_fd = nixbox_sysctl_fd;
 	nixbox_sysctl_fd = -1;
 	if (allow_userns && sysctl_fd >= 0)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: a /proc/sys descriptor was opened with --allow-userns");
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: a /proc/sys descriptor was opened with --allow-userns");
 	if (!allow_userns && sysctl_fd < 0)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: no /proc/sys descriptor to cap the app's user namespaces");
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: no /proc/sys descriptor to cap the app's user namespaces");
 	if (sysctl_fd >= 0 && sysctl_fd <= 2)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: the /proc/sys descriptor is %d, one of the app's stdio", sysctl_fd);
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: the /proc/sys descriptor is %d, one of the app's stdio", sysctl_fd);
 
 	// The constructor assembled /nix/store and dropped what that needed;
 	// check rather than trust, before reporting ready.
@@ -292,12 +284,12 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	// a leaked fd is a way out). The child also closes them all (below).
 	int watching = is_pipe(WATCH_FD);
 	if (syscall(SYS_close_range, WATCH_FD, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: marking descriptors close-on-exec: %s", strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: marking descriptors close-on-exec: %s", strerror(errno));
 	sigset_t mask;
 	memset(&mask, 0xff, sizeof mask);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sfd < 0)
-		pid1_fail(EXIT_INIT_ERROR, "nixbox-init: signalfd: %s", strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: signalfd: %s", strerror(errno));
 
 	if (watching) {
 		// Ready: signals are queued (until the app runs). Then wait for
@@ -308,31 +300,31 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 			n = write(WATCH_FD, "R", 1);
 		while (n < 0 && errno == EINTR);
 		if (n != 1)
-			pid1_fail(EXIT_INIT_ERROR, "nixbox-init: telling nixbox it is ready: %s",
+			nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: telling nixbox it is ready: %s",
 				  n < 0 ? strerror(errno) : "short write");
 		char b = 0;
 		do
 			n = read(WATCH_FD, &b, 1);
 		while (n < 0 && errno == EINTR);
 		if (n != 1 || b != 'G')
-			pid1_fail(EXIT_INIT_ERROR, "nixbox-init: nixbox did not let the app start");
+			nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: nixbox did not let the app start");
 	}
 
 	struct termios tio;
 	int tty = ioctl(0, TCGETS, &tio) == 0;
 	pid_t app = fork();
 	if (app < 0)
-		pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: fork: %s", strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: fork: %s", strerror(errno));
 	if (app == 0) {
 		// The app's process: its own process group, in the foreground
 		// with a terminal, so Ctrl-C and Ctrl-Z reach it and job control
 		// works. tcsetpgrp from a background group needs SIGTTOU
 		// blocked, which it still is.
 		if (setpgid(0, 0) < 0)
-			pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: setpgid: %s", strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: setpgid: %s", strerror(errno));
 		pid_t me = getpid();
 		if (tty && ioctl(0, TIOCSPGRP, &me) < 0)
-			pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: making it the terminal's foreground: %s",
+			nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: making it the terminal's foreground: %s",
 				  strerror(errno));
 		// Only 0, 1, 2 and the /proc/sys clone (as 3, which stage 2
 		// closes before it drops its capabilities) stay open: the watch
@@ -341,16 +333,16 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 		int first = WATCH_FD;
 		if (sysctl_fd >= 0) {
 			if (sysctl_fd != WATCH_FD && dup2(sysctl_fd, WATCH_FD) < 0)
-				pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: dup2: %s", strerror(errno));
+				nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: dup2: %s", strerror(errno));
 			first = WATCH_FD + 1;
 		}
 		if (syscall(SYS_close_range, first, ~0U, 0) < 0)
-			pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: close_range: %s", strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: close_range: %s", strerror(errno));
 		// A blocked mask is inherited across execve: the app starts with
 		// none blocked, as it did from the stage-2 exec before.
 		// Dispositions are the defaults already (above).
 		if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none) < 0)
-			pid1_fail(EXIT_INIT_ERROR, "starting the app's user namespace: unblocking signals: %s", strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "starting the app's user namespace: unblocking signals: %s", strerror(errno));
 		nixbox_stage2_run(uid, gid, sysctl_fd >= 0 ? WATCH_FD : -1, app_argv);
 	}
 	// Stage 2 has its own copy of the /proc/sys clone now.
@@ -362,13 +354,13 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 		if (poll(pfd, watching ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			pid1_fail(EXIT_INIT_ERROR, "nixbox-init: waiting for the app: poll: %s", strerror(errno));
+			nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: waiting for the app: poll: %s", strerror(errno));
 		}
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si[16];
 			ssize_t n = read(sfd, si, sizeof si);
 			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				pid1_fail(EXIT_INIT_ERROR, "nixbox-init: reading signals: %s", strerror(errno));
+				nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: reading signals: %s", strerror(errno));
 			for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof si[0]; i++) {
 				int sig = (int)si[i].ssi_signo;
 				if (sig == SIGCHLD)

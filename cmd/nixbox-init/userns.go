@@ -83,7 +83,9 @@ static void die(const char *what) {
 	_exit(EXIT_INIT_ERROR);
 }
 
-__attribute__((format(printf, 2, 3), noreturn)) static void fail(int code, const char *fmt, ...) {
+// nixbox_fail prints "nixbox: error: MESSAGE" and exits with code; shared
+// with PID 1 (pid1.go).
+__attribute__((format(printf, 2, 3), noreturn)) void nixbox_fail(int code, const char *fmt, ...) {
 	char msg[8192];
 	va_list ap;
 	va_start(ap, fmt);
@@ -126,7 +128,7 @@ static void cap_userns(int sysctl_fd) {
 	struct statfs sfs;
 	if (fstatfs(sysctl_fd, &sfs) < 0) die("capping the app's user namespaces: the /proc/sys descriptor");
 	if (sfs.f_type != PROC_SUPER_MAGIC)
-		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: fd %d is not /proc/sys", sysctl_fd);
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: fd %d is not /proc/sys", sysctl_fd);
 	int fd = open_sysctl(sysctl_fd, O_WRONLY);
 	if (write(fd, "0", 1) != 1) die("capping the app's user namespaces: writing " MAX_USERNS);
 	if (close(fd) < 0) die("capping the app's user namespaces: writing " MAX_USERNS);
@@ -138,7 +140,7 @@ static void cap_userns(int sysctl_fd) {
 	if (close(fd) < 0) die("capping the app's user namespaces: reading " MAX_USERNS);
 	buf[n] = 0;
 	if (strcmp(buf, "0\n"))
-		fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: " MAX_USERNS " reads %.20s, not 0", buf);
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: capping the app's user namespaces: " MAX_USERNS " reads %.20s, not 0", buf);
 	if (close(sysctl_fd) < 0) die("capping the app's user namespaces: closing /proc/sys");
 }
 
@@ -185,12 +187,12 @@ __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_
 	if (syscall(SYS_capget, &hdr, data) < 0) die("reading capabilities");
 	for (int i = 0; i < 2; i++)
 		if (data[i].effective || data[i].permitted || data[i].inheritable)
-			fail(EXIT_INIT_ERROR, "capabilities left before exec: the effective, permitted or inheritable set is not empty");
+			nixbox_fail(EXIT_INIT_ERROR, "capabilities left before exec: the effective, permitted or inheritable set is not empty");
 	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
-			fail(EXIT_INIT_ERROR, "capabilities left before exec: the bounding set holds capability %d", cap);
+			nixbox_fail(EXIT_INIT_ERROR, "capabilities left before exec: the bounding set holds capability %d", cap);
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) > 0)
-			fail(EXIT_INIT_ERROR, "capabilities left before exec: the ambient set holds capability %d", cap);
+			nixbox_fail(EXIT_INIT_ERROR, "capabilities left before exec: the ambient set holds capability %d", cap);
 	}
 
 	// CVE-2024-21626: a working directory reached through a leaked host
@@ -200,7 +202,7 @@ __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_
 	char wd[4096];
 	long wn = syscall(SYS_getcwd, wd, sizeof wd);
 	if (wn <= 0 || wd[0] != '/')
-		fail(EXIT_INIT_ERROR, "the working directory is outside the sandbox (%s: %s)", wn > 0 ? wd : "?",
+		nixbox_fail(EXIT_INIT_ERROR, "the working directory is outside the sandbox (%s: %s)", wn > 0 ? wd : "?",
 		     wn < 0 ? strerror(errno) : "not absolute");
 
 	// The filter: struct sock_filter records in host byte order, as nixbox
@@ -209,19 +211,19 @@ __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_
 	static struct sock_filter insns[MAX_INSNS + 1];
 	int fd = open(SECCOMP_PATH, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
 	size_t got = 0;
 	char *buf = (char *)insns;
 	while (got < sizeof insns) {
 		ssize_t r = read(fd, buf + got, sizeof insns - got);
 		if (r < 0 && errno == EINTR) continue;
-		if (r < 0) fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
+		if (r < 0) nixbox_fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH, strerror(errno));
 		if (r == 0) break;
 		got += (size_t)r;
 	}
 	close(fd);
 	if (got == 0 || got % sizeof(struct sock_filter) || got / sizeof(struct sock_filter) > MAX_INSNS)
-		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
+		nixbox_fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
 		     "not a BPF program of 1..4096 instructions");
 	struct sock_fprog prog = {
 		.len = (unsigned short)(got / sizeof(struct sock_filter)),
@@ -231,13 +233,13 @@ __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_
 	// filter, and it keeps any setuid/file-cap execve from gaining back
 	// what was dropped. Fail closed: never exec the app without its filter.
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: no_new_privs: %s", SECCOMP_PATH, strerror(errno));
+		nixbox_fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: no_new_privs: %s", SECCOMP_PATH, strerror(errno));
 	// TSYNC is moot in this single-threaded constructor, but keeps the
 	// guarantee if that ever changes: a thread that cannot be synchronised
 	// makes the call fail (its tid is returned), and the app does not start.
 	long sr = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 	if (sr != 0)
-		fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
+		nixbox_fail(EXIT_INIT_ERROR, "loading the seccomp filter %s: %s", SECCOMP_PATH,
 		     sr < 0 ? strerror(errno) : "a thread could not be synchronized to the filter");
 
 	// From here on only the filtered execve and, if it fails, the error
@@ -245,10 +247,10 @@ __attribute__((noreturn)) void nixbox_stage2_run(long uid, long gid, int sysctl_
 	execve(app[0], app, environ);
 	int e = errno;
 	if (e == ENOENT)
-		fail(EXIT_NOT_FOUND, "%s: command not found in the sandbox", app[0]);
+		nixbox_fail(EXIT_NOT_FOUND, "%s: command not found in the sandbox", app[0]);
 	if (e == EACCES || e == ENOEXEC || e == EISDIR)
-		fail(EXIT_NOT_EXECUTABLE, "%s: cannot execute: %s", app[0], strerror(e));
-	fail(EXIT_INIT_ERROR, "starting %s: %s", app[0], strerror(e));
+		nixbox_fail(EXIT_NOT_EXECUTABLE, "%s: cannot execute: %s", app[0], strerror(e));
+	nixbox_fail(EXIT_INIT_ERROR, "starting %s: %s", app[0], strerror(e));
 }
 
 // Where `nixbox enter`'s stage 1 passes its writable clone of /proc/sys
@@ -262,7 +264,7 @@ __attribute__((constructor)) static void nixbox_stage2(int argc, char **argv) {
 	// The argument layout is fixed by stage 1 (main.go startApp).
 	int capped = !strcmp(argv[6], "--cap-userns");
 	if (argc < 8 + capped || strcmp(argv[6 + capped], "--"))
-		fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
+		nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: bad stage-2 arguments");
 	nixbox_stage2_run(uid, gid, capped ? SYSCTL_FD : -1, argv + 7 + capped);
 }
 */
