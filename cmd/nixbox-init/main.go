@@ -215,9 +215,6 @@ func enter(args []string) int {
 	if err != nil {
 		return fail(exitInitError, "nixbox-init: %v", err)
 	}
-	if err := checkInitCaps(); err != nil {
-		return fail(exitInitError, "nixbox-init: capabilities left after dropping the store assembly's: %v", err)
-	}
 	// libcontainer passes only 0, 1 and 2 to a setns process, but make
 	// sure nothing else reaches the command.
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

@@ -18,7 +18,8 @@ package main
 //	                                 SIG_IGN must not reach the app
 //	parse "--uid U --gid G [--allow-userns] -- ARGV" (main.go parseArgs)
 //	check the /proc/sys clone is there exactly when capping (sysctl.go)
-//	check_store, check_init_caps     check rather than trust what the
+//	check_store, nixbox_check_init_caps
+//	                                 check rather than trust what the
 //	                                 constructor did
 //	close_range(3, ~0, CLOEXEC)      CVE-2024-21626
 //	signalfd(every signal, CLOEXEC)
@@ -149,11 +150,12 @@ static void check_store(void) {
 #undef STORE_FAIL
 }
 
-// check_init_caps checks what drop_assembly_caps left (store.go):
+// nixbox_check_init_caps checks what drop_assembly_caps left (store.go):
 // CAP_SETFCAP at most in the bounding, permitted and effective sets,
-// nothing inheritable or ambient. This process has one thread, so its
-// sets are all of PID 1's.
-static void check_init_caps(void) {
+// nothing inheritable or ambient. It runs in the constructor, before any
+// other thread exists, so these sets are the whole process's. Used by PID
+// 1 (below) and by `nixbox enter` (store.go's constructor, --enter).
+void nixbox_check_init_caps(void) {
 #define CAPS_FAIL(...) nixbox_fail(EXIT_INIT_ERROR, "nixbox-init: capabilities left after the store assembly: " __VA_ARGS__)
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
@@ -277,7 +279,7 @@ __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv) {
 	// The constructor assembled /nix/store and dropped what that needed;
 	// check rather than trust, before reporting ready.
 	check_store();
-	check_init_caps();
+	nixbox_check_init_caps();
 
 	// Every descriptor above stderr, the watch socket included, is
 	// close-on-exec, so the app inherits only 0, 1 and 2 (CVE-2024-21626:

@@ -66,8 +66,8 @@ package main
 //     starts the Go runtime; `nixbox enter` starts it only afterwards) is
 //     what makes "every thread of nixbox-init" mean this one thread. From
 //     then on nixbox-init holds exactly what it held before the assembly
-//     existed: CAP_SETFCAP, for stage 2 (pid1.go check_init_caps checks,
-//     and checkInitCaps for enter).
+//     existed: CAP_SETFCAP, for stage 2 (pid1.go nixbox_check_init_caps
+//     checks, for PID 1 and for enter).
 //
 // `nixbox enter` (--enter) joins an assembled sandbox with the same
 // capabilities; it assembles nothing, opens the same /proc/sys clone for
@@ -325,6 +325,8 @@ static void drop_assembly_caps(void) {
 
 // sysctl.go: a writable, detached clone of /proc/sys for stage 2.
 void nixbox_open_sysctl(void);
+// pid1.go: checks what drop_assembly_caps left; exits 125 if more.
+void nixbox_check_init_caps(void);
 // pid1.go: the rest of PID 1; never returns.
 __attribute__((noreturn)) void nixbox_pid1_run(int argc, char **argv);
 
@@ -344,6 +346,8 @@ __attribute__((constructor)) static void nixbox_stage1_store(int argc, char **ar
 		if (!allows_userns(argc, argv, 2))
 			nixbox_open_sysctl();
 		drop_assembly_caps();
+		// Check rather than trust, before Go starts any thread.
+		nixbox_check_init_caps();
 		return;
 	}
 	if (strcmp(argv[1], "--uid") || getpid() != 1)
@@ -358,44 +362,3 @@ __attribute__((constructor)) static void nixbox_stage1_store(int argc, char **ar
 }
 */
 import "C"
-
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-)
-
-// capSetfcap is the one capability nixbox-init keeps after the assembly.
-// checkInitCaps is `nixbox enter`'s check; PID 1's is pid1.go
-// check_init_caps.
-const capSetfcap = 1 << 31
-
-// checkInitCaps checks what drop_assembly_caps left: CAP_SETFCAP at most
-// in the bounding, permitted and effective sets, nothing inheritable or
-// ambient. The constructor ran before any other thread existed, so every
-// thread has the same sets.
-func checkInitCaps() error {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasPrefix(k, "Cap") {
-			continue
-		}
-		set, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-		if err != nil {
-			return fmt.Errorf("%s: %q", k, v)
-		}
-		allowed := uint64(capSetfcap)
-		if k == "CapInh" || k == "CapAmb" {
-			allowed = 0
-		}
-		if set&^allowed != 0 {
-			return fmt.Errorf("%s is %016x", k, set)
-		}
-	}
-	return nil
-}
